@@ -1,0 +1,45 @@
+/* The host's account files: /etc/passwd, /etc/group, /etc/shadow and
+ * /etc/gshadow (skipped where absent), edited without spawning useradd.
+ *
+ * Every edit happens under the shadow-utils lock (lckpwdf(), or a flock on
+ * <etc>/.pwd.lock when etc is not /etc), so warren processes, useradd and
+ * passwd never write at the same time.
+ *
+ * Adding appends one whole line to each file with a single write(2) on an
+ * O_APPEND descriptor: a killed process cannot tear it, and the cost does not
+ * grow with the number of accounts. Files are appended group, gshadow, passwd,
+ * shadow, so a passwd line never names a group that is not there yet. If the
+ * file does not end in a newline (a line torn by a power loss, or an admin's
+ * editor), a newline is written first so the new line stands on its own.
+ *
+ * Removing rewrites each file without the account's line into a temporary file
+ * beside it (same owner and mode), fsyncs it and renames it over the original:
+ * readers see the old file or the new one, never a mix. */
+#pragma once
+
+#include <sys/types.h>
+
+#include "err.h"
+
+typedef struct wr_account {
+    const char *name;
+    uid_t uid;
+    gid_t gid;
+    const char *gecos;
+    const char *home;
+    const char *shell; /* NULL: /usr/sbin/nologin */
+} wr_account;
+
+/* Takes the lock, waiting up to 15 s; kind busy if it cannot. */
+int wr_accounts_lock(const char *etc_dir, wr_err *e);
+void wr_accounts_unlock(const char *etc_dir);
+
+/* Must hold the lock. Adds user `name` with group `name` (gid), password
+ * locked. Refuses (kind exists) if a line with that name already exists in
+ * passwd or group. */
+int wr_accounts_add(const char *etc_dir, const wr_account *a, wr_err *e);
+/* Must hold the lock. Removes user and group `name` from every file; a name
+ * that is absent from a file is not an error (this also undoes a half-done
+ * add). Refuses (kind unsafe) if the passwd line for `name` has a UID other than
+ * `uid`: it is not the account warren made. */
+int wr_accounts_remove(const char *etc_dir, const char *name, uid_t uid, wr_err *e);

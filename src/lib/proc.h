@@ -1,0 +1,16 @@
+/* Ending every process a tenant's UID owns.
+ *
+ * A helper process takes the tenant's UID (all of real, effective and saved)
+ * and sends SIGKILL to -1: the kernel delivers it to every process that UID may
+ * signal, which is exactly the tenant's, in one sweep that a fork bomb cannot
+ * outrun; it repeats until no process is left (ESRCH) or a deadline passes.
+ * Root's processes and other tenants' are untouchable from that UID. */
+#pragma once
+
+#include <sys/types.h>
+
+#include "err.h"
+
+/* Refuses uid 0 and the caller's own UID. Returns the number of sweeps that
+ * found processes (0: there were none). */
+int wr_kill_uid(uid_t uid, wr_err *e);

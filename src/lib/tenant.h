@@ -1,0 +1,72 @@
+/* The tenant registry's public face: tenants become Linux accounts with a home
+ * and one sandbox per service. This is the API the CLI, the daemon, the tests
+ * and the benchmarks use; store.c, accounts.c, home.c and the rest are its
+ * parts.
+ *
+ * A create is all or nothing: the registry row is written first in state
+ * `creating`, then the account, then the home, then the row becomes `active`.
+ * A failure undoes what was done; a crash leaves the row in `creating`, and the
+ * next warren that opens the registry undoes it (wr_open repairs). A delete
+ * marks the row `deleting` first and likewise finishes after a crash. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "err.h"
+#include "naming.h"
+
+typedef enum wr_tenant_state {
+    WR_TENANT_CREATING = 0,
+    WR_TENANT_ACTIVE = 1,
+    WR_TENANT_DELETING = 2,
+} wr_tenant_state;
+
+typedef struct wr_tenant {
+    char saas_user_id[WR_TENANT_ID_MAX + 1];
+    char linux_username[WR_USERNAME_MAX + 1];
+    uid_t uid;
+    gid_t gid;
+    char home_dir[WR_BASE_MAX + WR_USERNAME_MAX + 2];
+    double created_at;
+    wr_tenant_state state;
+    bool keep_home; /* meaningful in state `deleting` */
+} wr_tenant;
+
+typedef struct wr_stats {
+    wr_tenant tenant;
+    uint64_t sandbox_count;
+    uint64_t disk_bytes;  /* blocks in use, hard links once, no links followed */
+    uint64_t files;
+    bool truncated;       /* parts of the tree were too deep to walk */
+} wr_stats;
+
+typedef struct warren warren;
+
+/* Opens the registry, creates the state directory and users base as needed,
+ * and finishes any create or delete a crash interrupted. */
+int wr_open(const wr_config *cfg, warren **ret, wr_err *e);
+void wr_close(warren *w);
+const wr_config *wr_config_of(const warren *w);
+
+/* Creates the tenant; -EEXIST (kind exists) if it is registered already. */
+int wr_tenant_create(warren *w, const char *saas_user_id, wr_tenant *ret, wr_err *e);
+/* pactown's get_or_create_user. *ret_created tells which happened (may be NULL). */
+int wr_tenant_get_or_create(warren *w, const char *saas_user_id, wr_tenant *ret,
+                            bool *ret_created, wr_err *e);
+/* -ENOENT (kind not found) for an unknown tenant. */
+int wr_tenant_get(warren *w, const char *saas_user_id, wr_tenant *ret, wr_err *e);
+/* Active tenants in UID order. *ret is malloc'ed (free it); *ret_n its length. */
+int wr_tenant_list(warren *w, wr_tenant **ret, size_t *ret_n, wr_err *e);
+int wr_tenant_stats(warren *w, const char *saas_user_id, wr_stats *ret, wr_err *e);
+/* Ends the tenant's processes, removes the home (unless keep_home), the account
+ * and the registry row. */
+int wr_tenant_delete(warren *w, const char *saas_user_id, bool keep_home, wr_err *e);
+
+/* The sandbox directory of a service, created (0700, owned by the tenant) if
+ * missing. Refuses a path the tenant replaced with a link. *ret_path is
+ * malloc'ed. */
+int wr_sandbox_path(warren *w, const char *saas_user_id, const char *service_id,
+                    char **ret_path, wr_err *e);
