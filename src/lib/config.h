@@ -7,8 +7,8 @@
 #include <sys/types.h>
 
 #include "err.h"
+#include "naming.h"
 
-#define WR_PREFIX_MAX 16
 #define WR_BASE_MAX 512
 
 /* Default UID range. 60001 is the seed's first tenant; the range runs past

@@ -16,6 +16,9 @@
 #define WR_USERNAME_MAX 32   /* what useradd and utmp accept */
 #define WR_NAME_HEX_MIN 8
 #define WR_GECOS_MAX 200
+/* A prefix of at most 16 bytes leaves at least 16 hex digits for a username
+ * that collides on its first 8. */
+#define WR_PREFIX_MAX 16
 
 int wr_check_tenant_id(const char *id, wr_err *e);
 int wr_check_service_id(const char *id, wr_err *e);

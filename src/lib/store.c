@@ -1,1 +1,430 @@
+/* The registry in SQLite. One connection per wr_store, used by one thread at a
+ * time; statements are prepared once and reused, which keeps a lookup at a few
+ * microseconds. WAL mode lets readers run beside a writer; writers serialise
+ * on BEGIN IMMEDIATE with a busy timeout, so concurrent warren processes queue
+ * instead of failing.
+ *
+ * synchronous=NORMAL: in WAL mode a power loss can lose the last commits but
+ * never corrupt the database; the repair on open (tenant.c) reconciles what
+ * the account files and homes say. */
 #include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "util.h"
+
+/* Each entry moves the schema one version forward; never edit a released one. */
+static const char *const migrations[] = {
+    /* 1: tenants, retired UIDs, counters. */
+    "CREATE TABLE tenants ("
+    "  saas_user_id TEXT PRIMARY KEY NOT NULL,"
+    "  linux_username TEXT NOT NULL UNIQUE,"
+    "  uid INTEGER NOT NULL UNIQUE,"
+    "  gid INTEGER NOT NULL,"
+    "  home_dir TEXT NOT NULL,"
+    "  created_at REAL NOT NULL,"
+    "  state INTEGER NOT NULL,"
+    "  keep_home INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE INDEX tenants_unfinished ON tenants(state) WHERE state != 1;"
+    "CREATE TABLE retired_uids ("
+    "  uid INTEGER PRIMARY KEY,"
+    "  linux_username TEXT NOT NULL,"
+    "  retired_at REAL NOT NULL,"
+    "  clean INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID;",
+};
+
+enum stmt_id {
+    ST_GET,
+    ST_GET_BY_NAME,
+    ST_ALL,
+    ST_UNFINISHED,
+    ST_COUNT,
+    ST_INSERT,
+    ST_SET_STATE,
+    ST_DELETE,
+    ST_RETIRE,
+    ST_UID_USED,
+    ST_NAME_USED,
+    ST_META_GET,
+    ST_META_SET,
+    ST_REUSABLE,
+    ST_UNRETIRE,
+    ST_MAX,
+};
+
+#define TENANT_COLS "saas_user_id, linux_username, uid, gid, home_dir, created_at, state, keep_home"
+
+static const char *const stmt_sql[ST_MAX] = {
+    [ST_GET] = "SELECT " TENANT_COLS " FROM tenants WHERE saas_user_id = ?1",
+    [ST_GET_BY_NAME] = "SELECT " TENANT_COLS " FROM tenants WHERE linux_username = ?1",
+    [ST_ALL] = "SELECT " TENANT_COLS " FROM tenants ORDER BY uid",
+    [ST_UNFINISHED] = "SELECT " TENANT_COLS " FROM tenants WHERE state != 1 ORDER BY uid",
+    [ST_COUNT] = "SELECT count(*) FROM tenants WHERE state = 1",
+    [ST_INSERT] = "INSERT INTO tenants (" TENANT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [ST_SET_STATE] = "UPDATE tenants SET state = ?2, keep_home = ?3 WHERE saas_user_id = ?1",
+    [ST_DELETE] = "DELETE FROM tenants WHERE saas_user_id = ?1 RETURNING uid, linux_username",
+    [ST_RETIRE] = "INSERT OR REPLACE INTO retired_uids (uid, linux_username, retired_at, clean) "
+                  "VALUES (?1, ?2, ?3, ?4)",
+    [ST_UID_USED] = "SELECT EXISTS (SELECT 1 FROM tenants WHERE uid = ?1) OR "
+                    "EXISTS (SELECT 1 FROM retired_uids WHERE uid = ?1)",
+    [ST_NAME_USED] = "SELECT EXISTS (SELECT 1 FROM tenants WHERE linux_username = ?1)",
+    [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [ST_META_SET] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+    [ST_REUSABLE] = "SELECT uid FROM retired_uids WHERE clean = 1 AND uid BETWEEN ?1 AND ?2 "
+                    "ORDER BY retired_at LIMIT 1",
+    [ST_UNRETIRE] = "DELETE FROM retired_uids WHERE uid = ?1",
+};
+
+struct wr_store {
+    sqlite3 *db;
+    char path[PATH_MAX];
+    sqlite3_stmt *stmt[ST_MAX];
+};
+
+static int db_fail(wr_store *s, wr_err *e, const char *what) {
+    int code = sqlite3_extended_errcode(s->db);
+    if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED)
+        return wr_fail(e, WR_ERR_BUSY, EBUSY, "registry %s: %s: database is busy", s->path, what);
+    return wr_fail(e, WR_ERR_SYSTEM, EIO, "registry %s: %s: %s", s->path, what,
+                   sqlite3_errmsg(s->db));
+}
+
+/* Returns the statement reset and with bindings cleared, prepared on first use. */
+static sqlite3_stmt *stmt(wr_store *s, enum stmt_id id, wr_err *e) {
+    sqlite3_stmt *st = s->stmt[id];
+    if (st) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return st;
+    }
+    if (sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
+        SQLITE_OK) {
+        db_fail(s, e, "prepare");
+        return NULL;
+    }
+    s->stmt[id] = st;
+    return st;
+}
+
+static int exec(wr_store *s, const char *sql, wr_err *e) {
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) == SQLITE_OK) return 0;
+    int r = wr_fail(e, WR_ERR_SYSTEM, EIO, "registry %s: %s", s->path, msg ? msg : "error");
+    sqlite3_free(msg);
+    return r;
+}
+
+static int migrate(wr_store *s, wr_err *e) {
+    int r = wr_store_begin(s, e);
+    if (r < 0) return r;
+    sqlite3_stmt *st = NULL;
+    int version = -1;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (version < 0) {
+        r = db_fail(s, e, "read schema version");
+        goto fail;
+    }
+    int known = (int)ELEMENTSOF(migrations);
+    if (version > known) {
+        r = wr_fail(e, WR_ERR_UNSAFE, EPROTO,
+                    "registry %s: schema version %d is newer than this warren knows (%d); "
+                    "refusing to touch it",
+                    s->path, version, known);
+        goto fail;
+    }
+    for (int v = version; v < known; v++) {
+        if ((r = exec(s, migrations[v], e)) < 0) goto fail;
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
+        if ((r = exec(s, sql, e)) < 0) goto fail;
+    }
+    return wr_store_commit(s, e);
+fail:
+    wr_store_rollback(s);
+    return r;
+}
+
+static int mkdir_p(const char *path, mode_t mode, wr_err *e) {
+    char buf[PATH_MAX];
+    if (strscpy(buf, sizeof buf, path) < 0) return wr_invalid(e, "path too long: %s", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p != '/' && *p != '\0') continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(buf, c ? 0755 : mode) < 0 && errno != EEXIST)
+            return wr_sys(e, errno, "cannot create directory %s", buf);
+        *p = c;
+        if (!c) break;
+    }
+    struct stat st;
+    if (lstat(path, &st) < 0) return wr_sys(e, errno, "cannot stat %s", path);
+    if (!S_ISDIR(st.st_mode)) return wr_unsafe(e, "%s is not a directory", path);
+    return 0;
+}
+
+int wr_store_open(const char *state_dir, wr_store **ret, wr_err *e) {
+    /* The registry names every tenant: readable by warren alone. */
+    int r = mkdir_p(state_dir, 0700, e);
+    if (r < 0) return r;
+    wr_store *s = calloc(1, sizeof *s);
+    if (!s) return wr_sys(e, ENOMEM, "registry");
+    snprintf(s->path, sizeof s->path, "%s/registry.db", state_dir);
+    mode_t old = umask(077);
+    int rc = sqlite3_open_v2(s->path, &s->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    umask(old);
+    if (rc != SQLITE_OK) {
+        r = wr_fail(e, WR_ERR_SYSTEM, EIO, "registry %s: cannot open: %s", s->path,
+                    s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        wr_store_close(s);
+        return r;
+    }
+    sqlite3_busy_timeout(s->db, 15000);
+    if ((r = exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;", e)) < 0 ||
+        (r = migrate(s, e)) < 0) {
+        wr_store_close(s);
+        return r;
+    }
+    *ret = s;
+    return 0;
+}
+
+void wr_store_close(wr_store *s) {
+    if (!s) return;
+    for (int i = 0; i < ST_MAX; i++) sqlite3_finalize(s->stmt[i]);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+int wr_store_begin(wr_store *s, wr_err *e) { return exec(s, "BEGIN IMMEDIATE", e); }
+int wr_store_commit(wr_store *s, wr_err *e) { return exec(s, "COMMIT", e); }
+void wr_store_rollback(wr_store *s) {
+    if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static void copy_text(char *dst, size_t n, sqlite3_stmt *st, int col) {
+    const unsigned char *t = sqlite3_column_text(st, col);
+    snprintf(dst, n, "%s", t ? (const char *)t : "");
+}
+
+static void row_to_tenant(sqlite3_stmt *st, wr_tenant *t) {
+    memset(t, 0, sizeof *t);
+    copy_text(t->saas_user_id, sizeof t->saas_user_id, st, 0);
+    copy_text(t->linux_username, sizeof t->linux_username, st, 1);
+    t->uid = (uid_t)sqlite3_column_int64(st, 2);
+    t->gid = (gid_t)sqlite3_column_int64(st, 3);
+    copy_text(t->home_dir, sizeof t->home_dir, st, 4);
+    t->created_at = sqlite3_column_double(st, 5);
+    t->state = (wr_tenant_state)sqlite3_column_int(st, 6);
+    t->keep_home = sqlite3_column_int(st, 7) != 0;
+}
+
+static int get_one(wr_store *s, enum stmt_id id, const char *key, const char *what,
+                   wr_tenant *ret, wr_err *e) {
+    sqlite3_stmt *st = stmt(s, id, e);
+    if (!st) return -EIO;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        row_to_tenant(st, ret);
+        sqlite3_reset(st);
+        return 0;
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) return wr_not_found(e, "%s '%s' not found", what, key);
+    return db_fail(s, e, "lookup");
+}
+
+int wr_store_get(wr_store *s, const char *saas_user_id, wr_tenant *ret, wr_err *e) {
+    return get_one(s, ST_GET, saas_user_id, "tenant", ret, e);
+}
+
+int wr_store_get_by_username(wr_store *s, const char *username, wr_tenant *ret, wr_err *e) {
+    return get_one(s, ST_GET_BY_NAME, username, "account", ret, e);
+}
+
+static int foreach(wr_store *s, enum stmt_id id, int (*fn)(const wr_tenant *, void *),
+                   void *userdata, wr_err *e) {
+    /* Rows are copied out before fn runs, so fn may use the store itself. */
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, stmt_sql[id], -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, e, "prepare");
+    int rc, r = 0;
+    wr_tenant t;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        row_to_tenant(st, &t);
+        if ((r = fn(&t, userdata)) != 0) break;
+    }
+    if (r == 0 && rc != SQLITE_DONE) r = db_fail(s, e, "list");
+    sqlite3_finalize(st);
+    return r;
+}
+
+int wr_store_foreach(wr_store *s, int (*fn)(const wr_tenant *, void *), void *userdata,
+                     wr_err *e) {
+    return foreach(s, ST_ALL, fn, userdata, e);
+}
+
+int wr_store_foreach_unfinished(wr_store *s, int (*fn)(const wr_tenant *, void *),
+                                void *userdata, wr_err *e) {
+    return foreach(s, ST_UNFINISHED, fn, userdata, e);
+}
+
+/* Runs a statement that returns at most one integer row. *ret = -1 if no row. */
+static int step_int(wr_store *s, sqlite3_stmt *st, int64_t *ret, wr_err *e, const char *what) {
+    int rc = sqlite3_step(st);
+    *ret = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_fail(s, e, what);
+    return 0;
+}
+
+int wr_store_count(wr_store *s, uint64_t *ret, wr_err *e) {
+    sqlite3_stmt *st = stmt(s, ST_COUNT, e);
+    if (!st) return -EIO;
+    int64_t v;
+    int r = step_int(s, st, &v, e, "count");
+    if (r < 0) return r;
+    *ret = v < 0 ? 0 : (uint64_t)v;
+    return 0;
+}
+
+static int step_done(wr_store *s, sqlite3_stmt *st, wr_err *e, const char *what) {
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE || rc == SQLITE_ROW) return 0;
+    if ((sqlite3_extended_errcode(s->db) & 0xff) == SQLITE_CONSTRAINT)
+        return wr_exists(e, "registry %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+    return db_fail(s, e, what);
+}
+
+int wr_store_insert(wr_store *s, const wr_tenant *t, wr_err *e) {
+    sqlite3_stmt *st = stmt(s, ST_INSERT, e);
+    if (!st) return -EIO;
+    sqlite3_bind_text(st, 1, t->saas_user_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, t->linux_username, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, t->uid);
+    sqlite3_bind_int64(st, 4, t->gid);
+    sqlite3_bind_text(st, 5, t->home_dir, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 6, t->created_at);
+    sqlite3_bind_int(st, 7, (int)t->state);
+    sqlite3_bind_int(st, 8, t->keep_home);
+    return step_done(s, st, e, "insert tenant");
+}
+
+int wr_store_set_state(wr_store *s, const char *saas_user_id, wr_tenant_state state,
+                       bool keep_home, wr_err *e) {
+    sqlite3_stmt *st = stmt(s, ST_SET_STATE, e);
+    if (!st) return -EIO;
+    sqlite3_bind_text(st, 1, saas_user_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, (int)state);
+    sqlite3_bind_int(st, 3, keep_home);
+    int r = step_done(s, st, e, "update tenant");
+    if (r < 0) return r;
+    if (sqlite3_changes(s->db) != 1) return wr_not_found(e, "tenant '%s' not found", saas_user_id);
+    return 0;
+}
+
+int wr_store_remove(wr_store *s, const char *saas_user_id, bool clean, wr_err *e) {
+    int r = wr_store_begin(s, e);
+    if (r < 0) return r;
+    sqlite3_stmt *st = stmt(s, ST_DELETE, e);
+    if (!st) { r = -EIO; goto fail; }
+    sqlite3_bind_text(st, 1, saas_user_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        r = rc == SQLITE_DONE ? wr_not_found(e, "tenant '%s' not found", saas_user_id)
+                              : db_fail(s, e, "delete tenant");
+        goto fail;
+    }
+    int64_t uid = sqlite3_column_int64(st, 0);
+    char name[WR_USERNAME_MAX + 1];
+    copy_text(name, sizeof name, st, 1);
+    sqlite3_reset(st);
+    sqlite3_stmt *rt = stmt(s, ST_RETIRE, e);
+    if (!rt) { r = -EIO; goto fail; }
+    sqlite3_bind_int64(rt, 1, uid);
+    sqlite3_bind_text(rt, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_double(rt, 3, wr_now());
+    sqlite3_bind_int(rt, 4, clean);
+    if ((r = step_done(s, rt, e, "retire uid")) < 0) goto fail;
+    return wr_store_commit(s, e);
+fail:
+    wr_store_rollback(s);
+    return r;
+}
+
+int wr_store_uid_used(wr_store *s, uid_t uid, bool *ret, wr_err *e) {
+    sqlite3_stmt *st = stmt(s, ST_UID_USED, e);
+    if (!st) return -EIO;
+    sqlite3_bind_int64(st, 1, uid);
+    int64_t v;
+    int r = step_int(s, st, &v, e, "uid lookup");
+    if (r < 0) return r;
+    *ret = v > 0;
+    return 0;
+}
+
+int wr_store_username_used(wr_store *s, const char *name, bool *ret, wr_err *e) {
+    sqlite3_stmt *st = stmt(s, ST_NAME_USED, e);
+    if (!st) return -EIO;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int64_t v;
+    int r = step_int(s, st, &v, e, "name lookup");
+    if (r < 0) return r;
+    *ret = v > 0;
+    return 0;
+}
+
+int wr_store_next_uid(wr_store *s, uid_t *ret, wr_err *e) {
+    sqlite3_stmt *st = stmt(s, ST_META_GET, e);
+    if (!st) return -EIO;
+    sqlite3_bind_text(st, 1, "next_uid", -1, SQLITE_STATIC);
+    int64_t v;
+    int r = step_int(s, st, &v, e, "read next uid");
+    if (r < 0) return r;
+    *ret = v < 0 ? 0 : (uid_t)v;
+    return 0;
+}
+
+int wr_store_set_next_uid(wr_store *s, uid_t next, wr_err *e) {
+    sqlite3_stmt *st = stmt(s, ST_META_SET, e);
+    if (!st) return -EIO;
+    sqlite3_bind_text(st, 1, "next_uid", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, next);
+    return step_done(s, st, e, "write next uid");
+}
+
+int wr_store_reusable_uid(wr_store *s, uid_t min, uid_t max, uid_t *ret, wr_err *e) {
+    sqlite3_stmt *st = stmt(s, ST_REUSABLE, e);
+    if (!st) return -EIO;
+    sqlite3_bind_int64(st, 1, min);
+    sqlite3_bind_int64(st, 2, max);
+    int64_t v;
+    int r = step_int(s, st, &v, e, "find reusable uid");
+    if (r < 0) return r;
+    if (v < 0) return -ENOENT;
+    *ret = (uid_t)v;
+    return 0;
+}
+
+int wr_store_unretire_uid(wr_store *s, uid_t uid, wr_err *e) {
+    sqlite3_stmt *st = stmt(s, ST_UNRETIRE, e);
+    if (!st) return -EIO;
+    sqlite3_bind_int64(st, 1, uid);
+    return step_done(s, st, e, "reuse uid");
+}

@@ -8,14 +8,19 @@
  * range 61184-65519. Only IDs inside the configured range are kept, as a
  * bitmap, so the set is small however many accounts exist.
  *
- * wr_uidset_refresh reloads only when /etc/passwd or /etc/group changed since
- * the last load (inode, size, mtime) by someone other than warren itself;
- * wr_uidset_note records what warren just added and the files' new
- * fingerprints. This keeps a create O(1) on a host with 100,000 accounts.
+ * wr_uidset_refresh reloads only when /etc/passwd, /etc/group, /etc/subuid or
+ * /etc/subgid changed since the last load (device, inode, size, mtime) by
+ * someone other than warren itself; wr_uidset_note_added/removed record what
+ * warren just did and the files' new fingerprints. This keeps a create O(1) on
+ * a host with 100,000 accounts.
  *
  * When nsswitch.conf names a source that may not enumerate (ldap, sss, ...),
- * wr_uidset_taken also asks getpwuid/getgrgid/getpwnam for the single
- * candidate. */
+ * wr_uidset_id_taken and wr_uidset_name_taken also ask getpwuid/getgrgid or
+ * getpwnam/getgrnam for the single candidate.
+ *
+ * Not thread-safe. An answer is as fresh as the last refresh: the uniqueness
+ * wr_accounts_add relies on holds when refresh, check, add and note all happen
+ * under the account lock. */
 #pragma once
 
 #include <stdbool.h>
@@ -31,7 +36,8 @@ void wr_uidset_free(wr_uidset *s);
 int wr_uidset_refresh(wr_uidset *s, wr_err *e);
 
 /* True when `id` must not be used as a tenant's UID and GID: known as a user or
- * group, inside a subordinate range, or one of the fixed holes. */
+ * group, inside a subordinate range, one of the fixed holes, or outside the
+ * range the set was loaded for. */
 bool wr_uidset_id_taken(wr_uidset *s, uid_t id);
 /* True when `name` is known as a user or a group name. */
 bool wr_uidset_name_taken(wr_uidset *s, const char *name);

@@ -1,0 +1,70 @@
+/* The `warren` command: a table of subcommands (main.c) over the library.
+ * Each subcommand file turns parsed arguments into library calls and prints
+ * the result; errors go through cli_fail, the one place that prints them and
+ * picks the exit code. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "config.h"
+#include "err.h"
+#include "tenant.h"
+
+/* Exit codes (README, docs/ERRORS.md). */
+enum {
+    EXIT_OK = 0,
+    EXIT_FAILURE_ = 1,
+    EXIT_USAGE = 2,
+    EXIT_NOT_FOUND = 3,
+};
+
+/* Options a command accepts besides the global ones. */
+enum {
+    OPT_KEEP_HOME = 1u << 0,
+    OPT_EXIST_OK = 1u << 1,
+};
+
+typedef struct cli {
+    wr_config cfg;
+    bool json;
+    bool keep_home;
+    bool exist_ok;
+    warren *w; /* opened by cli_open on first use */
+} cli;
+
+typedef struct command {
+    const char *name;    /* "user create" */
+    const char *args;    /* "TENANT" */
+    unsigned nargs;      /* positional arguments after the name */
+    unsigned opts;       /* OPT_* it accepts */
+    const char *summary;
+    const char *help;    /* paragraph for `warren help NAME` */
+    int (*run)(cli *c, char **args);
+} command;
+
+extern const command cli_commands[];
+extern const unsigned cli_ncommands;
+
+int cli_open(cli *c);
+/* Prints the error (and, with --json, {"error":...} on stdout); returns the exit code. */
+int cli_fail(cli *c, const wr_err *e);
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* output.c */
+json_t *tenant_json(const wr_tenant *t);
+json_t *stats_json(const wr_stats *s);
+double size_mb(uint64_t bytes);
+void print_json(json_t *j); /* prints and releases */
+void format_time(double t, char *buf, size_t n);
+
+int cmd_user_create(cli *c, char **args);
+int cmd_user_get(cli *c, char **args);
+int cmd_user_list(cli *c, char **args);
+int cmd_user_stats(cli *c, char **args);
+int cmd_user_delete(cli *c, char **args);
+int cmd_sandbox_path(cli *c, char **args);
+int cmd_demo(cli *c, char **args);
+int cmd_help(cli *c, char **args);
+void print_usage(FILE *f);
+void print_command_help(FILE *f, const command *cmd);
