@@ -14,14 +14,16 @@
  * It goes shadow, passwd, gshadow, group: the reverse of add, so that at every
  * step a passwd line still has its group.
  *
- * The lock: glibc's lckpwdf() for /etc, the same fcntl lock on .pwd.lock
- * elsewhere. fcntl locks belong to the process, so a mutex in front of them
- * keeps the threads of one process from sharing the lock unknowingly. */
+ * The lock is the one lckpwdf() takes, an fcntl write lock on <etc>/.pwd.lock,
+ * which useradd, passwd and every shadow-utils tool also take. We take it by
+ * polling F_SETLK rather than calling lckpwdf(): that waits under alarm() and
+ * a SIGALRM handler, which in a threaded daemon may fire in another thread and
+ * cancels any alarm the program set. fcntl locks belong to the process, so a
+ * mutex in front keeps the threads of one process from sharing it unknowingly. */
 #include "accounts.h"
 
 #include <fcntl.h>
 #include <pthread.h>
-#include <shadow.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -48,7 +50,6 @@ static const struct {
 /* --- the lock ---------------------------------------------------------------- */
 
 static pthread_mutex_t lock_mutex = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
-static bool lock_by_lckpwdf;
 static int lock_fd = -1;
 
 static struct timespec deadline_in(unsigned ms) {
@@ -91,8 +92,8 @@ static int lock_file(const char *etc_dir, const struct timespec *deadline, unsig
             return wr_sys(e, errno, "cannot lock %s/%s", etc_dir, LOCK_FILE);
         if (passed(deadline))
             return wr_fail(e, WR_ERR_BUSY, EAGAIN,
-                           "account lock %s/%s is held by another process (waited %u ms)",
-                           etc_dir, LOCK_FILE, timeout_ms);
+                           "account lock %s/%s is held by another process (waited %u ms)", etc_dir,
+                           LOCK_FILE, timeout_ms);
         nanosleep(&(struct timespec){.tv_nsec = 10 * 1000000L}, NULL);
     }
     lock_fd = TAKE_FD(fd);
@@ -108,19 +109,7 @@ int wr_accounts_lock_timeout(const char *etc_dir, unsigned timeout_ms, wr_err *e
                        timeout_ms);
     if (r != 0) return wr_sys(e, r, "cannot take the account lock for %s", etc_dir);
 
-    if (streq(etc_dir, "/etc")) {
-        if (lckpwdf() == 0) {
-            lock_by_lckpwdf = true;
-            return 0;
-        }
-        /* lckpwdf() gives up with EINTR when its own 15 s alarm fires. */
-        if (errno == EINTR || errno == EAGAIN || errno == EACCES)
-            r = wr_fail(e, WR_ERR_BUSY, EAGAIN,
-                        "account lock /etc/" LOCK_FILE " is held by another process");
-        else
-            r = wr_sys(e, errno, "cannot lock /etc/" LOCK_FILE);
-    } else if ((r = lock_file(etc_dir, &deadline, timeout_ms, e)) >= 0)
-        return 0;
+    if ((r = lock_file(etc_dir, &deadline, timeout_ms, e)) >= 0) return 0;
     pthread_mutex_unlock(&lock_mutex);
     return r;
 }
@@ -130,12 +119,8 @@ int wr_accounts_lock(const char *etc_dir, wr_err *e) {
 }
 
 void wr_accounts_unlock(const char *etc_dir) {
-    (void)etc_dir; /* the lock remembers how it was taken */
-    if (lock_by_lckpwdf)
-        ulckpwdf();
-    else if (lock_fd >= 0)
-        close(lock_fd);
-    lock_by_lckpwdf = false;
+    (void)etc_dir; /* the lock remembers its fd */
+    if (lock_fd >= 0) close(lock_fd);
     lock_fd = -1;
     pthread_mutex_unlock(&lock_mutex);
 }
@@ -194,10 +179,24 @@ static int open_account_file(int dfd, const char *etc_dir, int i, int flags, int
 
 /* --- remove ------------------------------------------------------------------ */
 
+/* The UID field of a passwd line that starts with "name:"; false if there is
+ * none or it is not a number. */
+static bool uid_field(const char *line, size_t len, size_t nlen, uintmax_t *ret) {
+    const char *p = line + nlen + 1, *end = line + len;
+    p = memchr(p, ':', (size_t)(end - p)); /* past the password field */
+    if (!p || ++p == end || *p == ':') return false;
+    uintmax_t v = 0;
+    for (; p < end && *p != ':'; p++) {
+        if (*p < '0' || *p > '9' || v > UINT32_MAX) return false;
+        v = v * 10 + (uintmax_t)(*p - '0');
+    }
+    *ret = v;
+    return true;
+}
+
 /* Refuses to remove a same-named account that warren did not make: its passwd
  * line would carry another UID. */
-static int check_passwd_uid(int dfd, const char *etc_dir, const char *name, uid_t uid,
-                            wr_err *e) {
+static int check_passwd_uid(int dfd, const char *etc_dir, const char *name, uid_t uid, wr_err *e) {
     _cleanup_close_ int fd = -1;
     int r = open_account_file(dfd, etc_dir, F_PASSWD, O_RDONLY, &fd, e);
     if (r < 0) return r;
@@ -206,21 +205,13 @@ static int check_passwd_uid(int dfd, const char *etc_dir, const char *name, uid_
     if ((r = read_all(fd, etc_dir, "passwd", &buf, &len, e)) < 0) return r;
 
     for (size_t at = 0; at < len;) {
-        char *line = buf + at, *nl = memchr(line, '\n', len - at);
+        const char *line = buf + at, *nl = memchr(line, '\n', len - at);
         size_t l = nl ? (size_t)(nl - line) : len - at;
         at += l + 1;
-        if (!line_is(line, l, name, nlen)) continue;
-        /* name:password:UID: */
-        const char *pw = line + nlen + 1, *end = line + l;
-        const char *u = memchr(pw, ':', (size_t)(end - pw));
-        uintmax_t v = 0;
-        bool ok = u && ++u < end && *u != ':';
-        for (; ok && u < end && *u != ':'; u++) {
-            ok = *u >= '0' && *u <= '9' && v <= UINT32_MAX;
-            v = v * 10 + (uintmax_t)(*u - '0');
-        }
-        if (!ok || v != uid)
-            return wr_unsafe(e, "%s/passwd: account %s does not have UID %u: warren did not make it",
+        uintmax_t found;
+        if (line_is(line, l, name, nlen) && (!uid_field(line, l, nlen, &found) || found != uid))
+            return wr_unsafe(e,
+                             "%s/passwd: account %s does not have UID %u: warren did not make it",
                              etc_dir, name, (unsigned)uid);
     }
     return 0;
@@ -357,7 +348,7 @@ static int format_lines(const wr_account *a, char *lines[N_FILES]) {
 _Static_assert(N_FILES == 4, "wr_accounts_add initialises one slot per file");
 
 typedef struct appended {
-    int fd;     /* -1: the file does not exist, nothing to do */
+    int fd; /* -1: the file does not exist, nothing to do */
     off_t before, end;
     bool touched;
 } appended;
@@ -369,6 +360,7 @@ static int append_line(appended *f, const char *etc_dir, const char *file, const
     struct stat st;
     if (fstat(f->fd, &st) < 0) return wr_sys(e, errno, "cannot stat %s/%s", etc_dir, file);
     char last = '\n';
+    errno = 0;
     if (st.st_size > 0 && pread(f->fd, &last, 1, st.st_size - 1) != 1)
         return wr_sys(e, errno ? errno : EIO, "cannot read %s/%s", etc_dir, file);
 
@@ -411,7 +403,8 @@ static void close_all(appended (*f)[N_FILES]) {
 }
 
 static void free_lines(char *(*lines)[N_FILES]) {
-    for (int i = 0; i < N_FILES; i++) free((*lines)[i]);
+    for (int i = 0; i < N_FILES; i++)
+        free((*lines)[i]);
 }
 
 int wr_accounts_add(const char *etc_dir, const wr_account *a, wr_err *e) {
@@ -422,11 +415,10 @@ int wr_accounts_add(const char *etc_dir, const wr_account *a, wr_err *e) {
     _cleanup_close_ int dfd = open_etc(etc_dir, e);
     if (dfd < 0) return dfd;
 
-    appended f[N_FILES] __attribute__((cleanup(close_all))) = {{.fd = -1}, {.fd = -1},
-                                                                 {.fd = -1}, {.fd = -1}};
+    appended f[N_FILES]
+        __attribute__((cleanup(close_all))) = {{.fd = -1}, {.fd = -1}, {.fd = -1}, {.fd = -1}};
     for (int i = 0; i < N_FILES; i++)
-        if ((r = open_account_file(dfd, etc_dir, i, O_RDWR | O_APPEND, &f[i].fd, e)) < 0)
-            return r;
+        if ((r = open_account_file(dfd, etc_dir, i, O_RDWR | O_APPEND, &f[i].fd, e)) < 0) return r;
 
     for (int i = 0; i < N_FILES && r >= 0; i++)
         if (f[i].fd >= 0) r = append_line(&f[i], etc_dir, files[i].name, lines[i], e);

@@ -1,10 +1,10 @@
 /* The host's account files: /etc/passwd, /etc/group, /etc/shadow and
  * /etc/gshadow (skipped where absent), edited without spawning useradd.
  *
- * Every edit happens under the shadow-utils lock (lckpwdf(), or the same kind
- * of fcntl lock on <etc>/.pwd.lock when etc is not /etc), so warren processes,
- * useradd and passwd never write at the same time. Threads of one process are
- * serialised too (fcntl locks alone would let them all in).
+ * Every edit happens under the shadow-utils lock (the fcntl lock on
+ * <etc>/.pwd.lock that lckpwdf() takes), so warren processes, useradd and
+ * passwd never write at the same time. Threads of one process are serialised
+ * too (fcntl locks alone would let them all in).
  *
  * Adding appends one whole line to each file with a single write(2) on an
  * O_APPEND descriptor: a killed process cannot tear it, and the cost does not
@@ -33,8 +33,7 @@ typedef struct wr_account {
 
 /* Takes the lock, waiting up to 15 s; kind busy if it cannot. */
 int wr_accounts_lock(const char *etc_dir, wr_err *e);
-/* As wr_accounts_lock with another wait (tests). For /etc only the wait for
- * other threads is bounded by it; lckpwdf() always waits its own 15 s. */
+/* As wr_accounts_lock with another wait (tests). */
 int wr_accounts_lock_timeout(const char *etc_dir, unsigned timeout_ms, wr_err *e);
 /* Only after a successful lock, from the thread that took it. */
 void wr_accounts_unlock(const char *etc_dir);

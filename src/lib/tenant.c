@@ -66,8 +66,16 @@ static int account_add(warren *w, const wr_tenant *t, wr_err *e) {
                     .gecos = gecos, .home = t->home_dir};
     int r = wr_accounts_lock(w->cfg.etc_dir, e);
     if (r < 0) return r;
-    r = wr_accounts_add(w->cfg.etc_dir, &a, e);
-    if (r >= 0) wr_uidset_note_added(w->uids, t->uid, t->linux_username);
+    /* The UID and name were checked under warren's lock only; useradd takes
+     * just this one, so look again now that nobody else can add. */
+    if ((r = wr_uidset_refresh(w->uids, e)) >= 0) {
+        if (wr_uidset_id_taken(w->uids, t->uid) || wr_uidset_name_taken(w->uids, t->linux_username))
+            r = wr_fail(e, WR_ERR_BUSY, EAGAIN,
+                        "UID %u or name %s was just taken by another program; try again",
+                        (unsigned)t->uid, t->linux_username);
+        else if ((r = wr_accounts_add(w->cfg.etc_dir, &a, e)) >= 0)
+            wr_uidset_note_added(w->uids, t->uid, t->linux_username);
+    }
     wr_accounts_unlock(w->cfg.etc_dir);
     return r;
 }

@@ -27,6 +27,10 @@
 /* 2^24 IDs make 10 MiB of bitmaps; a wider range is a configuration mistake. */
 #define MAX_RANGE_IDS (UINT64_C(1) << 24)
 
+/* One passwd or group entry larger than this is an error, not a reason to
+ * keep doubling the buffer. */
+#define MAX_ENTRY_BUF (16u << 20)
+
 enum { P_USER, P_GROUP, P_PRIMARY, P_SHARED, P_SUB, N_PLANES };
 enum { FP_PASSWD, FP_GROUP, FP_SUBUID, FP_SUBGID, N_FP };
 static const char *const fp_files[N_FP] = {"passwd", "group", "subuid", "subgid"};
@@ -60,8 +64,7 @@ struct wr_uidset {
 };
 
 bool wr_uid_is_reserved(uid_t id) {
-    return id == 0 || id == (uid_t)-1 || id == 65534 || id == 65535 ||
-           (id >= 61184 && id <= 65519);
+    return id == 0 || id == (uid_t)-1 || id == 65534 || id == 65535 || (id >= 61184 && id <= 65519);
 }
 
 /* --- the name set ------------------------------------------------------------ */
@@ -73,7 +76,8 @@ static char tombstone;
  * not collide on another. */
 static uint64_t name_hash(uint64_t seed, const char *s) {
     uint64_t h = UINT64_C(0xcbf29ce484222325) ^ seed;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * UINT64_C(0x100000001b3);
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * UINT64_C(0x100000001b3);
     return h ^ (h >> 32);
 }
 
@@ -119,7 +123,8 @@ static int ns_add(nameset *n, const char *name) {
     /* At most half full, tombstones included, so probes stay short and end. */
     if ((n->used + 1) * 2 > n->cap) {
         size_t cap = 16;
-        while (cap < (n->live + 1) * 4) cap *= 2;
+        while (cap < (n->live + 1) * 4)
+            cap *= 2;
         if (ns_resize(n, cap) < 0) return -ENOMEM;
     }
     bool found;
@@ -150,11 +155,21 @@ static void ns_free(nameset *n) {
 
 /* --- the ID bitmaps ------------------------------------------------------------ */
 
-static uint64_t *plane(const wr_uidset *s, int p) { return s->bits + (size_t)p * s->words; }
-static bool bit(const uint64_t *b, uint64_t i) { return b[i / 64] >> (i % 64) & 1; }
-static void set_bit(uint64_t *b, uint64_t i) { b[i / 64] |= UINT64_C(1) << (i % 64); }
-static void clear_bit(uint64_t *b, uint64_t i) { b[i / 64] &= ~(UINT64_C(1) << (i % 64)); }
-static bool in_range(const wr_uidset *s, uint64_t id) { return id >= s->min && id <= s->max; }
+static uint64_t *plane(const wr_uidset *s, int p) {
+    return s->bits + (size_t)p * s->words;
+}
+static bool bit(const uint64_t *b, uint64_t i) {
+    return b[i / 64] >> (i % 64) & 1;
+}
+static void set_bit(uint64_t *b, uint64_t i) {
+    b[i / 64] |= UINT64_C(1) << (i % 64);
+}
+static void clear_bit(uint64_t *b, uint64_t i) {
+    b[i / 64] &= ~(UINT64_C(1) << (i % 64));
+}
+static bool in_range(const wr_uidset *s, uint64_t id) {
+    return id >= s->min && id <= s->max;
+}
 
 /* Records a user's UID (P_USER), a group's GID (P_GROUP) or a user's primary
  * GID (P_PRIMARY). */
@@ -240,8 +255,7 @@ static int parse_subids(wr_uidset *s, const char *file, wr_err *e) {
         if (n > 0 && line[n - 1] == '\n') line[--n] = 0;
         char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
         uint64_t start, count;
-        if (line[0] == '#' || !c2 || !parse_id(c1 + 1, ':', &start) ||
-            !parse_id(c2 + 1, 0, &count))
+        if (line[0] == '#' || !c2 || !parse_id(c1 + 1, ':', &start) || !parse_id(c2 + 1, 0, &count))
             continue;
         mark_subrange(s, start, count);
     }
@@ -260,9 +274,10 @@ static int enum_users(wr_uidset *s, wr_err *e) {
     for (;;) {
         struct passwd pw, *res = NULL;
         int q = getpwent_r(&pw, buf, cap, &res);
-        if (q == ERANGE) {
+        if (q == ERANGE && cap < MAX_ENTRY_BUF) {
             char *nb = realloc(buf, cap *= 2);
-            if (!nb) q = ENOMEM;
+            if (!nb)
+                q = ENOMEM;
             else {
                 buf = nb;
                 continue;
@@ -293,9 +308,10 @@ static int enum_groups(wr_uidset *s, wr_err *e) {
     for (;;) {
         struct group gr, *res = NULL;
         int q = getgrent_r(&gr, buf, cap, &res);
-        if (q == ERANGE) {
+        if (q == ERANGE && cap < MAX_ENTRY_BUF) {
             char *nb = realloc(buf, cap *= 2);
-            if (!nb) q = ENOMEM;
+            if (!nb)
+                q = ENOMEM;
             else {
                 buf = nb;
                 continue;
@@ -376,8 +392,11 @@ static void take_fingerprints(const char *etc_dir, fingerprint fp[N_FP]) {
         struct stat st;
         fp[i] = (fingerprint){0};
         if (dfd >= 0 && fstatat(dfd, fp_files[i], &st, 0) == 0)
-            fp[i] = (fingerprint){.present = true, .dev = st.st_dev, .ino = st.st_ino,
-                                  .size = st.st_size, .mtim = st.st_mtim};
+            fp[i] = (fingerprint){.present = true,
+                                  .dev = st.st_dev,
+                                  .ino = st.st_ino,
+                                  .size = st.st_size,
+                                  .mtim = st.st_mtim};
     }
 }
 
@@ -400,7 +419,9 @@ void wr_uidset_free(wr_uidset *s) {
     free(s);
 }
 
-static void uidset_freep(wr_uidset **s) { wr_uidset_free(*s); }
+static void uidset_freep(wr_uidset **s) {
+    wr_uidset_free(*s);
+}
 
 static int read_sources(wr_uidset *s, wr_err *e) {
     int r;
@@ -410,8 +431,7 @@ static int read_sources(wr_uidset *s, wr_err *e) {
     } else if ((r = parse_db(s, "passwd", P_USER, e)) < 0 ||
                (r = parse_db(s, "group", P_GROUP, e)) < 0)
         return r;
-    if ((r = parse_subids(s, "subuid", e)) < 0 || (r = parse_subids(s, "subgid", e)) < 0)
-        return r;
+    if ((r = parse_subids(s, "subuid", e)) < 0 || (r = parse_subids(s, "subgid", e)) < 0) return r;
     return 0;
 }
 
@@ -419,8 +439,8 @@ int wr_uidset_load(const char *etc_dir, uid_t min, uid_t max, wr_uidset **ret, w
     if (min > max) return wr_invalid(e, "UID range %u-%u is empty", (unsigned)min, (unsigned)max);
     uint64_t ids = (uint64_t)max - min + 1;
     if (ids > MAX_RANGE_IDS)
-        return wr_invalid(e, "UID range %u-%u is wider than %llu IDs", (unsigned)min,
-                          (unsigned)max, (unsigned long long)MAX_RANGE_IDS);
+        return wr_invalid(e, "UID range %u-%u is wider than %llu IDs", (unsigned)min, (unsigned)max,
+                          (unsigned long long)MAX_RANGE_IDS);
 
     _cleanup_(uidset_freep) wr_uidset *s = calloc(1, sizeof *s);
     if (!s || !(s->etc_dir = strdup(etc_dir))) return wr_sys(e, ENOMEM, "UID set");
