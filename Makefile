@@ -3,6 +3,7 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
 MESON_OPTS ?=
 
 .PHONY: all deps run test unit bench clean
@@ -19,6 +20,11 @@ $(ASAN_BUILD)/build.ninja: | deps
 	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false \
 	  -Dbuildtype=debug $(MESON_OPTS)
 
+# libFuzzer needs clang; this build holds the fuzz targets, run as suite `fuzz`.
+$(FUZZ_BUILD)/build.ninja: | deps
+	CC=clang meson setup $(FUZZ_BUILD) -Dfuzzing=true -Db_sanitize=address,undefined \
+	  -Db_lundef=false -Dbuildtype=debug $(MESON_OPTS)
+
 $(BUILD)/warren: $(BUILD)/build.ninja FORCE
 	ninja -C $(BUILD)
 
@@ -28,15 +34,16 @@ FORCE:
 run: deps $(BUILD)/warren
 	./$(BUILD)/warren demo
 
-# Every test, in the normal build and under AddressSanitizer + UBSan.
-# The last line printed is `N passed, N failed`.
-test: deps $(BUILD)/build.ninja $(ASAN_BUILD)/build.ninja
+# Every test, in the normal build and under AddressSanitizer + UBSan, then
+# each fuzz target for a few seconds. The last line is `N passed, N failed`.
+test: deps $(BUILD)/build.ninja $(ASAN_BUILD)/build.ninja $(FUZZ_BUILD)/build.ninja
 	ninja -C $(BUILD)
 	ninja -C $(ASAN_BUILD)
-	./tests/run-all $(BUILD) $(ASAN_BUILD)
+	ninja -C $(FUZZ_BUILD) tests/fuzz/fuzz-names
+	./tests/run-all $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD):fuzz
 
 bench: $(BUILD)/warren
 	./bench/run-all $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

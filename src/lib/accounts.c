@@ -22,6 +22,7 @@
  * mutex in front keeps the threads of one process from sharing it unknowingly. */
 #include "accounts.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -427,4 +428,48 @@ int wr_accounts_add(const char *etc_dir, const wr_account *a, wr_err *e) {
             r = wr_sys(e, errno, "cannot fdatasync %s/%s", etc_dir, files[i].name);
     if (r < 0) undo_add(f, etc_dir, a, e);
     return r < 0 ? r : 0;
+}
+
+/* --- leftovers of a killed rewrite ------------------------------------------ */
+
+static bool is_our_temp(const char *n) {
+    /* .<file>.warren-XXXXXX, as replace_file names them */
+    for (int i = 0; i < N_FILES; i++) {
+        size_t l = strlen(files[i].name);
+        if (n[0] == '.' && !strncmp(n + 1, files[i].name, l) && !strncmp(n + 1 + l, ".warren-", 8) &&
+            strlen(n + 1 + l + 8) == 6)
+            return true;
+    }
+    return false;
+}
+
+int wr_accounts_clean_stale(const char *etc_dir, wr_err *e) {
+    _cleanup_close_ int dfd = open_etc(etc_dir, e);
+    if (dfd < 0) return dfd;
+    int dup_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+    if (dup_fd < 0) return wr_sys(e, errno, "cannot read %s", etc_dir);
+    DIR *d = fdopendir(dup_fd);
+    if (!d) {
+        close(dup_fd);
+        return wr_sys(e, errno, "cannot read %s", etc_dir);
+    }
+    bool found = false;
+    for (struct dirent *de; (de = readdir(d));)
+        if (is_our_temp(de->d_name)) found = true;
+    if (!found) {
+        closedir(d);
+        return 0;
+    }
+    /* Under the lock no rewrite is in flight, so every such file is a leftover. */
+    int r = wr_accounts_lock(etc_dir, e);
+    if (r >= 0) {
+        rewinddir(d);
+        for (struct dirent *de; (de = readdir(d));)
+            if (is_our_temp(de->d_name) && unlinkat(dfd, de->d_name, 0) < 0 && errno != ENOENT &&
+                r >= 0)
+                r = wr_sys(e, errno, "cannot remove leftover %s/%s", etc_dir, de->d_name);
+        wr_accounts_unlock(etc_dir);
+    }
+    closedir(d);
+    return r;
 }

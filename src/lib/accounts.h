@@ -49,3 +49,9 @@ int wr_accounts_add(const char *etc_dir, const wr_account *a, wr_err *e);
  * add). Refuses (kind unsafe) if the passwd line for `name` has a UID other than
  * `uid`: it is not the account warren made. */
 int wr_accounts_remove(const char *etc_dir, const char *name, uid_t uid, wr_err *e);
+
+/* Removes the temporary files (.<file>.warren-XXXXXX) that a remove killed
+ * between writing and renaming left beside the account files. Reads the
+ * directory without the lock and takes it only when there is something to
+ * remove. */
+int wr_accounts_clean_stale(const char *etc_dir, wr_err *e);

@@ -57,7 +57,9 @@ static uint64_t hash_key(dev_t dev, ino_t ino) {
     return h ^ (h >> 29);
 }
 
-static bool key_free(const inode_key *k) { return k->dev == 0 && k->ino == 0; }
+static bool key_free(const inode_key *k) {
+    return k->dev == 0 && k->ino == 0;
+}
 
 static int seen_grow(du_walk *w) {
     size_t cap = w->seen_cap ? w->seen_cap * 2 : 1024;
@@ -66,7 +68,8 @@ static int seen_grow(du_walk *w) {
     for (size_t i = 0; i < w->seen_cap; i++) {
         if (key_free(&w->seen[i])) continue;
         size_t j = hash_key(w->seen[i].dev, w->seen[i].ino) & (cap - 1);
-        while (!key_free(&n[j])) j = (j + 1) & (cap - 1);
+        while (!key_free(&n[j]))
+            j = (j + 1) & (cap - 1);
         n[j] = w->seen[i];
     }
     free(w->seen);
@@ -104,7 +107,8 @@ static int remember_subdir(du_level *l, const char *name) {
     size_t n = strlen(name) + 1;
     if (l->len + n > l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 256;
-        while (cap < l->len + n) cap *= 2;
+        while (cap < l->len + n)
+            cap *= 2;
         char *p = realloc(l->names, cap);
         if (!p) return -ENOMEM;
         l->names = p;
@@ -160,8 +164,7 @@ static int push_level(du_walk *w, int fd, const struct stat *st) {
         w->stack = n;
         w->stack_cap = cap;
     }
-    w->stack[w->depth++] = (du_level){
-        .fd = fd, .dev = st->st_dev, .ino = st->st_ino};
+    w->stack[w->depth++] = (du_level){.fd = fd, .dev = st->st_dev, .ino = st->st_ino};
     return 0;
 }
 
@@ -184,8 +187,7 @@ static void reopen_parent(du_walk *w, du_level *child, du_level *parent) {
 
 static void pop_level(du_walk *w) {
     du_level *l = &w->stack[w->depth - 1];
-    if (w->depth > 1 && w->stack[w->depth - 2].fd < 0)
-        reopen_parent(w, l, &w->stack[w->depth - 2]);
+    if (w->depth > 1 && w->stack[w->depth - 2].fd < 0) reopen_parent(w, l, &w->stack[w->depth - 2]);
     closep(&l->fd);
     free(l->names);
     w->depth--;

@@ -7,8 +7,9 @@
 
 #include "util.h"
 
-static int vfail(wr_err *e, wr_kind kind, int errnum, bool with_strerror, const char *fmt,
-                 va_list ap) {
+__attribute__((format(printf, 5, 0))) static int vfail(wr_err *e, wr_kind kind, int errnum,
+                                                     bool with_strerror, const char *fmt,
+                                                     va_list ap) {
     if (errnum <= 0) errnum = EIO;
     if (!e || e->kind != WR_ERR_NONE) return -errnum;
     e->kind = kind;

@@ -50,7 +50,9 @@ typedef struct fs_id {
 static bool fallback_forced;
 static bool openat2_missing;
 
-void wr_fs_force_fallback(bool on) { __atomic_store_n(&fallback_forced, on, __ATOMIC_RELAXED); }
+void wr_fs_force_fallback(bool on) {
+    __atomic_store_n(&fallback_forced, on, __ATOMIC_RELAXED);
+}
 
 /* Identity of `name` in `fd` (of fd itself with name "" and AT_EMPTY_PATH),
  * never following a link. */
@@ -69,7 +71,9 @@ static int id_at(int fd, const char *name, int atflags, fs_id *ret) {
     return 0;
 }
 
-static int id_of(int fd, fs_id *ret) { return id_at(fd, "", AT_EMPTY_PATH, ret); }
+static int id_of(int fd, fs_id *ret) {
+    return id_at(fd, "", AT_EMPTY_PATH, ret);
+}
 
 static bool same_mount(const fs_id *a, const fs_id *b) {
     return a->dev == b->dev && a->mnt == b->mnt;
@@ -90,8 +94,7 @@ static int open_with_openat2(int dirfd, const char *path, int flags, mode_t mode
         .flags = (uint64_t)(unsigned)(flags | O_CLOEXEC),
         /* openat2 rejects a mode that cannot be used, unlike openat. */
         .mode = creates ? (mode & 07777) : 0,
-        .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
-                   RESOLVE_NO_XDEV,
+        .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
     };
     for (int i = 0; i < OPENAT2_RETRIES; i++) {
         long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
@@ -161,8 +164,7 @@ static int walk_step(walk *w, const char *name) {
 
 /* Opens the last component in the directory the walk reached, as openat2 with
  * RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV would. */
-static int walk_open_last(walk *w, const char *name, bool trailing_slash, int flags,
-                          mode_t mode) {
+static int walk_open_last(walk *w, const char *name, bool trailing_slash, int flags, mode_t mode) {
     if (trailing_slash) {
         if (flags & O_CREAT) return -EISDIR;
         flags |= O_DIRECTORY;
@@ -207,7 +209,8 @@ static int open_with_walk(int dirfd, const char *path, int flags, mode_t mode) {
 
     size_t len = strlen(buf);
     bool trailing_slash = buf[len - 1] == '/';
-    while (len > 0 && buf[len - 1] == '/') buf[--len] = '\0';
+    while (len > 0 && buf[len - 1] == '/')
+        buf[--len] = '\0';
 
     /* Every component but the last is a directory to step through. */
     char *last = strrchr(buf, '/');
@@ -259,10 +262,11 @@ static int refuse_non_directory(int dirfd, const char *name, int errnum, const c
     struct stat st;
     if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
         if (S_ISLNK(st.st_mode))
-            return wr_unsafe(e, "%s is a symbolic link; warren does not follow links in "
-                                "directories a tenant controls", what);
-        if (!S_ISDIR(st.st_mode))
-            return wr_unsafe(e, "%s exists but is not a directory", what);
+            return wr_unsafe(e,
+                             "%s is a symbolic link; warren does not follow links in "
+                             "directories a tenant controls",
+                             what);
+        if (!S_ISDIR(st.st_mode)) return wr_unsafe(e, "%s exists but is not a directory", what);
     }
     return wr_sys(e, errnum, "cannot open %s", what);
 }
@@ -287,12 +291,11 @@ static int hand_over(int fd, bool made, mode_t mode, uid_t uid, gid_t gid, const
     return 0;
 }
 
-int wr_mkdir_owned(int dirfd, const char *name, mode_t mode, uid_t uid, gid_t gid,
-                   const char *what, wr_err *e) {
+int wr_mkdir_owned(int dirfd, const char *name, mode_t mode, uid_t uid, gid_t gid, const char *what,
+                   wr_err *e) {
     if (!what) what = name ? name : "directory";
     if (!is_single_component(name))
-        return wr_invalid(e, "%s: \"%s\" is not a single path component", what,
-                          name ? name : "");
+        return wr_invalid(e, "%s: \"%s\" is not a single path component", what, name ? name : "");
     /* A few rounds in case the entry vanishes between mkdirat and openat. */
     for (int attempt = 0; attempt < 8; attempt++) {
         /* 0700 and root's until handed over: nobody can enter it meanwhile. */
@@ -316,9 +319,9 @@ int wr_mkdir_owned(int dirfd, const char *name, mode_t mode, uid_t uid, gid_t gi
 
 /* State of one wr_remove_tree call. */
 typedef struct rm_ctx {
-    const char *name; /* the tree, for messages */
-    fs_id mount;      /* everything removed must be on this mount */
-    int topfd;        /* the top of the tree while a pass over it runs */
+    const char *name;    /* the tree, for messages */
+    fs_id mount;         /* everything removed must be on this mount */
+    int topfd;           /* the top of the tree while a pass over it runs */
     unsigned long seq;   /* for unique names of moved subtrees */
     unsigned long moved; /* subtrees moved up so far: progress */
     wr_err *e;
@@ -332,8 +335,8 @@ static int rm_dir(rm_ctx *c, int pfd, const char *name, unsigned depth);
 
 static int rm_failed(rm_ctx *c, const char *entry, int errnum) {
     if (errnum == EBUSY)
-        return wr_unsafe(c->e, "removing %s: %s is a mount point; refusing to remove it",
-                         c->name, entry);
+        return wr_unsafe(c->e, "removing %s: %s is a mount point; refusing to remove it", c->name,
+                         entry);
     return wr_sys(c->e, errnum, "removing %s: cannot remove %s", c->name, entry);
 }
 
@@ -401,8 +404,10 @@ static int rm_open_dir(rm_ctx *c, int pfd, const char *name, int *ret_fd) {
     int r = id_of(fd, &id);
     if (r < 0) return rm_failed(c, name, -r);
     if (!same_mount(&id, &c->mount))
-        return wr_unsafe(c->e, "removing %s: %s is a mount point; refusing to remove anything "
-                               "below it", c->name, name);
+        return wr_unsafe(c->e,
+                         "removing %s: %s is a mount point; refusing to remove anything "
+                         "below it",
+                         c->name, name);
 done:
     *ret_fd = TAKE_FD(fd);
     return 0;
@@ -433,8 +438,7 @@ static int rm_dir(rm_ctx *c, int pfd, const char *name, unsigned depth) {
 
 int wr_remove_tree(int dirfd, const char *name, wr_err *e) {
     if (!is_single_component(name))
-        return wr_invalid(e, "cannot remove \"%s\": not a single path component",
-                          name ? name : "");
+        return wr_invalid(e, "cannot remove \"%s\": not a single path component", name ? name : "");
     rm_ctx c = {.name = name, .topfd = -1, .e = e};
     int r = id_of(dirfd, &c.mount);
     if (r < 0) return wr_sys(e, -r, "cannot remove %s: cannot inspect its parent", name);

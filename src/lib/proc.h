@@ -3,8 +3,10 @@
  * A helper process takes the tenant's UID (all of real, effective and saved)
  * and sends SIGKILL to -1: the kernel delivers it to every process that UID may
  * signal, which is exactly the tenant's, in one sweep that a fork bomb cannot
- * outrun; it repeats until no process is left (ESRCH) or a deadline passes.
- * Root's processes and other tenants' are untouchable from that UID. */
+ * outrun; it repeats until /proc shows no live process of that UID, or a
+ * deadline (2 s) passes. kill(-1) alone cannot tell when to stop: it succeeds
+ * while any other process exists, even one it may not signal. Root's
+ * processes and other tenants' are untouchable from that UID. */
 #pragma once
 
 #include <sys/types.h>

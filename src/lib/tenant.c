@@ -170,7 +170,9 @@ static int collect_active(const wr_tenant *t, void *userdata) {
 
 static int repair(warren *w, wr_err *e) {
     rows l = {0};
-    int r = wr_store_foreach_unfinished(w->store, collect, &l, e);
+    int r = w->cfg.root_mode ? wr_accounts_clean_stale(w->cfg.etc_dir, e) : 0;
+    if (r < 0) return r;
+    r = wr_store_foreach_unfinished(w->store, collect, &l, e);
     if (r < 0 || l.n == 0) goto out;
     if ((r = lock_mutations(w, e)) < 0) goto out;
     if ((r = ensure_uidset(w, e)) >= 0)

@@ -226,7 +226,8 @@ awk -v a="$start" -v b="$end" -v r="$rounds" -v t="$(wc -l <"$log/tried")" \
   'BEGIN { printf "# %d rounds in %.1f s: %d creates started, %d confirmed\n", r, b - a, t, c }'
 echo "# what the kills left in flight (state/account lines/home):"
 sort "$log/kills" | uniq -c | sed 's/^/#   /'
-is "every round was killed" "$(wc -l <"$log/kills")" "$rounds"
+late=$(awk -F- -v r=$((rounds - 10)) '$2 >= r' "$log/created" 2>/dev/null | wc -l)
+like "creates still succeed in the last 10 rounds, after $((rounds - 10)) kills" "$late" '^[1-9]'
 
 # Any warren command repairs; `user list` is the one an admin would run.
 exits "the next warren start succeeds (and repairs)" 0 user list
@@ -256,9 +257,13 @@ steps='pwrite64,fdatasync,fsync,write,mkdirat,fchown,fchmod,renameat,renameat2,u
 
 # points OP ARG: "syscall ordinal" for each step of `warren OP ARG`, from the
 # first time it takes the mutation lock on.
+# (LeakSanitizer cannot run under ptrace: an ASan build traced here is told
+# not to try.)
+traced() { ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace "$@"; }
+
 points() {
-  strace -o "$log/trace" -qq -e trace="flock,$steps" "$WARREN" user "$1" "$2" >/dev/null 2>&1
-  awk '{ name = substr($0, 1, index($0, "(") - 1); n[name]++
+  traced -o "$log/trace" -qq -e trace="flock,$steps" "$WARREN" user "$1" "$2" >/dev/null 2>&1
+  awk '/^[a-z0-9_]+\(/ { name = substr($0, 1, index($0, "(") - 1); n[name]++
          if (name == "flock" && /LOCK_EX/) locked = 1
          else if (locked && name != "flock") print name, n[name] }' "$log/trace"
 }
@@ -266,13 +271,13 @@ points() {
 # kill_at OP ARG SYSCALL N: runs `warren user OP ARG`, killed at the Nth SYSCALL.
 # Prints the exit status (137 if the kill landed).
 kill_at() {
-  (strace -o /dev/null -qq -e trace="$3" -e inject="$3":signal=KILL:when="$4" \
+  (traced -o /dev/null -qq -e trace="$3" -e inject="$3":signal=KILL:when="$4" \
     "$WARREN" user "$1" "$2" >/dev/null 2>&1; echo $?) 2>/dev/null
 }
 
 # sweep OP LABEL [FILTER]: for each step of OP (create, or delete of a tenant
-# made for it) whose "syscall ordinal" matches the regex FILTER, kill there, let the next start
-# repair, and check. Records what each kill left and any problem found.
+# made for it) whose "syscall ordinal" matches the regex FILTER, kill there,
+# let the next start repair, and check. Records what each kill left and any problem found.
 sweep() {
   local op=$1 label=$2 filter=${3:-.} k=0 sc n id rc left probs
   : >"$log/$label.left"
@@ -286,16 +291,18 @@ sweep() {
   # LAST-FSYNC in FILTER stands for the last fsync of the operation.
   filter=${filter//LAST-FSYNC/$(awk '$1 == "fsync" { l = $0 } END { print l }' "$log/$label.points")}
   grep -E "$filter" "$log/$label.points" >"$log/$label.chosen"
-  while read -r sc n; do
+  while read -r sc n <&3; do
     k=$((k + 1))
     id=$label-$k@example.com
     [ "$op" = delete ] && "$WARREN" user create "$id" >/dev/null 2>&1
+    ls -A /etc | grep -- '\.warren-' | sed 's/^/left in \/etc: /' >"$log/litter-before"
     rc=$(kill_at "$op" "$id" "$sc" "$n")
     left=$(in_flight)
     echo "$sc#$n rc=$rc $left" >>"$log/$label.left"
-    probs=$(brief_consistency)
+    # Temporary files an earlier step left in /etc are that step's finding.
+    probs=$(brief_consistency | grep -vxF -f "$log/litter-before" | paste -sd ';')
     [ -n "$probs" ] && printf '%s#%s: %s\n' "$sc" "$n" "$probs" >>"$log/$label.problems"
-  done <"$log/$label.chosen" 3<&-
+  done 3<"$log/$label.chosen"
   echo "# $label: $(wc -l <"$log/$label.chosen") steps; what each kill left:"
   sed 's/^/#   /' "$log/$label.left"
 }

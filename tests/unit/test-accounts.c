@@ -681,6 +681,33 @@ static void no_fd_left_open(void **state) {
     assert_int_equal(count_fds(), before);
 }
 
+/* A remove killed between writing its temporary file and renaming it leaves
+ * the file behind; the next clean takes out exactly those and nothing else. */
+static void stale_temporaries_are_cleaned(void **state) {
+    (void)state;
+    const char *ours[] = {".shadow.warren-a1B2c3", ".passwd.warren-zzzzzz"};
+    const char *theirs[] = {".shadow.warren-toolong", ".passwd.other-abcdef", "passwd-",
+                            ".group.warren-"};
+    for (size_t i = 0; i < 2; i++) write_file(ours[i], "x:!::\n", 0600);
+    for (size_t i = 0; i < 4; i++) write_file(theirs[i], "keep\n", 0600);
+    snapshot before;
+    take(&before);
+    assert_int_equal(wr_accounts_clean_stale(etc, NULL), 0);
+    char p[PATH_MAX];
+    for (size_t i = 0; i < 2; i++) {
+        path_of(p, sizeof p, ours[i]);
+        assert_int_equal(access(p, F_OK), -1);
+    }
+    for (size_t i = 0; i < 4; i++) {
+        path_of(p, sizeof p, theirs[i]);
+        assert_int_equal(access(p, F_OK), 0);
+    }
+    assert_untouched(&before);
+    drop(&before);
+    /* Nothing to clean: nothing happens, and no lock is needed. */
+    assert_int_equal(wr_accounts_clean_stale(etc, NULL), 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void) {
@@ -703,6 +730,7 @@ int main(void) {
         T(lock_times_out_with_kind_busy),
         T(lock_excludes_other_threads),
         T(no_fd_left_open),
+        T(stale_temporaries_are_cleaned),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

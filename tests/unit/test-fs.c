@@ -81,7 +81,8 @@ static int count_fds(void) {
     DIR *d = opendir("/proc/self/fd");
     assert_non_null(d);
     int n = 0;
-    while (readdir(d)) n++;
+    while (readdir(d))
+        n++;
     closedir(d);
     return n;
 }
@@ -99,12 +100,12 @@ static void in_child(int (*fn)(fixture *), fixture *f) {
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
-#define CHILD_CHECK(cond)                                                              \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            fprintf(stderr, "child check failed at line %d: %s\n", __LINE__, #cond);   \
-            return 1;                                                                  \
-        }                                                                              \
+#define CHILD_CHECK(cond)                                                                          \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "child check failed at line %d: %s\n", __LINE__, #cond);               \
+            return 1;                                                                              \
+        }                                                                                          \
     } while (0)
 
 /* A tree with the usual traps:
@@ -157,9 +158,14 @@ static const lookup_case lookup_cases[] = {
     {"a/b/file/x", O_RDONLY, -ENOTDIR},
     {"a/b/file/", O_RDONLY, -ENOTDIR},
     {"a/b/new", O_WRONLY | O_CREAT | O_EXCL, 0},
+    {"a/b/../../a/b/file", O_RDONLY, 0},
+    {"a/../a/../..", O_RDONLY, -EXDEV},
+    {"a/link/", O_RDONLY, -ELOOP},
+    {"a/b/", O_WRONLY | O_CREAT, -EISDIR},
 };
 
 static void run_lookup_cases(fixture *f, bool fallback) {
+    int fds = count_fds();
     wr_fs_force_fallback(fallback);
     for (size_t i = 0; i < ELEMENTSOF(lookup_cases); i++) {
         const lookup_case *c = &lookup_cases[i];
@@ -168,7 +174,8 @@ static void run_lookup_cases(fixture *f, bool fallback) {
         int r = wr_open_beneath(f->fd, c->path, c->flags, 0600);
         if ((r < 0 ? r : 0) != c->expect)
             print_error("%s: \"%s\" flags %#x: got %d, expected %d\n",
-                        fallback ? "fallback" : "openat2", c->path, (unsigned)c->flags, r, c->expect);
+                        fallback ? "fallback" : "openat2", c->path, (unsigned)c->flags, r,
+                        c->expect);
         assert_int_equal(r < 0 ? r : 0, c->expect);
         if (r >= 0) {
             assert_true(fcntl(r, F_GETFD) & FD_CLOEXEC);
@@ -176,6 +183,7 @@ static void run_lookup_cases(fixture *f, bool fallback) {
         }
     }
     wr_fs_force_fallback(false);
+    assert_int_equal(count_fds(), fds);
 }
 
 static void test_open_beneath_openat2(void **state) {
@@ -248,7 +256,9 @@ static int child_open_mounts(fixture *f) {
     return 0;
 }
 
-static void test_open_beneath_mounts(void **state) { in_child(child_open_mounts, *state); }
+static void test_open_beneath_mounts(void **state) {
+    in_child(child_open_mounts, *state);
+}
 
 static void test_mkdir_owned_new(void **state) {
     fixture *f = *state;
@@ -432,7 +442,8 @@ static void test_remove_tree_deep(void **state) {
     DIR *d = opendir(f->dir);
     assert_non_null(d);
     struct dirent *de;
-    while ((de = readdir(d))) assert_true(de->d_name[0] == '.');
+    while ((de = readdir(d)))
+        assert_true(de->d_name[0] == '.');
     closedir(d);
 }
 
@@ -473,7 +484,9 @@ static int child_remove_mount(fixture *f) {
     return 0;
 }
 
-static void test_remove_tree_mount(void **state) { in_child(child_remove_mount, *state); }
+static void test_remove_tree_mount(void **state) {
+    in_child(child_remove_mount, *state);
+}
 
 int main(void) {
     const struct CMUnitTest tests[] = {
