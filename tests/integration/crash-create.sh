@@ -315,8 +315,12 @@ else
   is "the create's steps were found" "$(test -s "$log/step-create.chosen" && echo yes)" yes
   is "a create killed at any of its steps: the next start repairs everything" \
     "$(head -5 "$log/step-create.problems")" ""
-  is "the kills landed (warren died at each step)" \
-    "$(grep -vc ' rc=137 ' "$log/step-create.left")" 0
+  # How many pages SQLite writes varies a little from one create to the next,
+  # so a late pwrite64 of the reference may not happen again; every other step
+  # must have been reached and killed.
+  is "the kills landed (warren died at each account and home step)" \
+    "$(grep -v ' rc=137 ' "$log/step-create.left" | grep -Ev '^(pwrite64|ftruncate)#' | head -3)" ""
+  echo "# $(grep -c ' rc=137 ' "$log/step-create.left") of $(wc -l <"$log/step-create.left") create kills landed"
   like "some kills left a create half done for the repair" "$(cat "$log/step-create.left")" 'creating/'
 
   # A delete first ends the tenant's processes; then it removes the home
@@ -326,8 +330,8 @@ else
   is "the delete's steps were found" "$(test -s "$log/step-delete.chosen" && echo yes)" yes
   is "a delete killed at any of its steps: the next start finishes it" \
     "$(head -5 "$log/step-delete.problems")" ""
-  is "the kills landed (warren died at each step)" \
-    "$(grep -vc ' rc=137 ' "$log/step-delete.left")" 0
+  is "the kills landed (warren died at each step of the delete)" \
+    "$(grep -v ' rc=137 ' "$log/step-delete.left" | head -3)" ""
 fi
 
 # --- after all that ----------------------------------------------------------
