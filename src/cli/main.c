@@ -29,6 +29,12 @@ const command cli_commands[] = {
      "Prints <home>/sandboxes/<SERVICE>, creating it (0700, owned by the tenant) if missing.\n"
      "SERVICE is [A-Za-z0-9][A-Za-z0-9._-]{0,63}.",
      cmd_sandbox_path},
+    {"repair", "", 0, 0, "bring registry, account files and homes back into agreement",
+     "Checks every tenant's account lines and restores missing ones, removes accounts warren\n"
+     "made that no tenant owns, and retires the UIDs of homes that belong to no tenant. Data is\n"
+     "never deleted. Runs by itself once after every boot. Exit 1 if a tenant's account name\n"
+     "is held by an account with another UID (left alone).",
+     cmd_repair},
     {"demo", "", 0, 0, "the user-isolation demo: two tenants, a sandbox each, their stats",
      "Creates (or reuses) user_alice and user_bob with real accounts and a my-api sandbox each,\n"
      "then prints their statistics, as pactown's demo does.",

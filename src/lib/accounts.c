@@ -2,8 +2,11 @@
  *
  * Add builds all four lines and opens every file before it writes a byte, so a
  * missing or odd file changes nothing. Then each line goes out in one write(2)
- * on an O_APPEND descriptor, and each file is fdatasync'ed so that a tenant the
- * registry calls active cannot lose its account to a power cut. If any step
+ * on an O_APPEND descriptor: a killed process cannot tear it. Appends are not
+ * fsync'ed: four syncs would be most of a create's cost, and the registry they
+ * must agree with is not synced per commit either. What a power cut loses of
+ * the two is brought back into agreement by the reconcile that runs on the
+ * first open after every boot (reconcile.c). If any step
  * fails, the files already appended are cut back to their old size: exact and
  * O(1), because under the lock nobody else appends. Only if a file's size is
  * not what we left (someone wrote without the lock) does the rewriting remove
@@ -388,7 +391,7 @@ static int append_line(appended *f, const char *etc_dir, const char *file, const
 static bool cut_back(const appended *f) {
     struct stat st;
     if (fstat(f->fd, &st) < 0 || st.st_size != f->end) return false;
-    return ftruncate(f->fd, f->before) == 0 && fdatasync(f->fd) == 0;
+    return ftruncate(f->fd, f->before) == 0;
 }
 
 static void undo_add(appended f[N_FILES], const char *etc_dir, const wr_account *a, wr_err *e) {
@@ -423,9 +426,6 @@ int wr_accounts_add(const char *etc_dir, const wr_account *a, wr_err *e) {
 
     for (int i = 0; i < N_FILES && r >= 0; i++)
         if (f[i].fd >= 0) r = append_line(&f[i], etc_dir, files[i].name, lines[i], e);
-    for (int i = 0; i < N_FILES && r >= 0; i++)
-        if (f[i].fd >= 0 && fdatasync(f[i].fd) < 0)
-            r = wr_sys(e, errno, "cannot fdatasync %s/%s", etc_dir, files[i].name);
     if (r < 0) undo_add(f, etc_dir, a, e);
     return r < 0 ? r : 0;
 }
@@ -472,4 +472,63 @@ int wr_accounts_clean_stale(const char *etc_dir, wr_err *e) {
     }
     closedir(d);
     return r;
+}
+
+/* --- reading every entry ------------------------------------------------------ */
+
+/* Field `n` (0-based) of a ':'-separated line, copied into out; false if absent. */
+static bool field(const char *line, size_t len, int n, char *out, size_t outsz) {
+    const char *p = line, *end = line + len;
+    for (int i = 0; i < n; i++) {
+        p = memchr(p, ':', (size_t)(end - p));
+        if (!p) return false;
+        p++;
+    }
+    const char *q = memchr(p, ':', (size_t)(end - p));
+    size_t l = (size_t)((q ? q : end) - p);
+    if (l >= outsz) return false;
+    memcpy(out, p, l);
+    out[l] = '\0';
+    return true;
+}
+
+static long long parse_id(const char *s) {
+    if (!*s) return -1;
+    long long v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || v > UINT32_MAX) return -1;
+        v = v * 10 + (*s - '0');
+    }
+    return v;
+}
+
+int wr_accounts_scan(const char *etc_dir, int (*fn)(const wr_account_entry *en, void *userdata),
+                     void *userdata, wr_err *e) {
+    static const wr_account_file which[N_FILES] = {
+        [F_GROUP] = WR_ACCOUNT_GROUP, [F_GSHADOW] = WR_ACCOUNT_GSHADOW,
+        [F_PASSWD] = WR_ACCOUNT_PASSWD, [F_SHADOW] = WR_ACCOUNT_SHADOW};
+    _cleanup_close_ int dfd = open_etc(etc_dir, e);
+    if (dfd < 0) return dfd;
+    for (int i = 0; i < N_FILES; i++) {
+        _cleanup_close_ int fd = -1;
+        int r = open_account_file(dfd, etc_dir, i, O_RDONLY, &fd, e);
+        if (r < 0) return r;
+        if (fd < 0) continue;
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        if ((r = read_all(fd, etc_dir, files[i].name, &buf, &len, e)) < 0) return r;
+        for (size_t off = 0; off < len;) {
+            const char *line = buf + off, *nl = memchr(line, '\n', len - off);
+            size_t l = nl ? (size_t)(nl - line) : len - off;
+            off += l + 1;
+            char name[256], id[32], home[4096];
+            if (!field(line, l, 0, name, sizeof name) || !name[0]) continue;
+            wr_account_entry en = {.file = which[i], .name = name, .id = -1};
+            if ((i == F_PASSWD || i == F_GROUP) && field(line, l, 2, id, sizeof id))
+                en.id = parse_id(id);
+            if (i == F_PASSWD && field(line, l, 5, home, sizeof home)) en.home = home;
+            if ((r = fn(&en, userdata)) != 0) return r;
+        }
+    }
+    return 0;
 }

@@ -55,3 +55,24 @@ int wr_accounts_remove(const char *etc_dir, const char *name, uid_t uid, wr_err 
  * directory without the lock and takes it only when there is something to
  * remove. */
 int wr_accounts_clean_stale(const char *etc_dir, wr_err *e);
+
+typedef enum wr_account_file {
+    WR_ACCOUNT_PASSWD,
+    WR_ACCOUNT_GROUP,
+    WR_ACCOUNT_SHADOW,
+    WR_ACCOUNT_GSHADOW,
+} wr_account_file;
+
+typedef struct wr_account_entry {
+    wr_account_file file;
+    const char *name;
+    long long id;     /* UID (passwd) or GID (group); -1 elsewhere or if unreadable */
+    const char *home; /* passwd only, else NULL */
+} wr_account_entry;
+
+/* Calls fn for every line of every account file that exists (group, gshadow,
+ * passwd, shadow in that order); the entry is valid during the call only.
+ * Stops at fn's first non-zero return and returns it. Each file is read whole,
+ * so a file replaced by rename meanwhile is seen either old or new. */
+int wr_accounts_scan(const char *etc_dir, int (*fn)(const wr_account_entry *en, void *userdata),
+                     void *userdata, wr_err *e);

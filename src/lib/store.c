@@ -428,3 +428,35 @@ int wr_store_unretire_uid(wr_store *s, uid_t uid, wr_err *e) {
     sqlite3_bind_int64(st, 1, uid);
     return step_done(s, st, e, "reuse uid");
 }
+
+int wr_store_retire_uid(wr_store *s, uid_t uid, const char *username, bool clean, wr_err *e) {
+    sqlite3_stmt *rt = stmt(s, ST_RETIRE, e);
+    if (!rt) return -EIO;
+    sqlite3_bind_int64(rt, 1, uid);
+    sqlite3_bind_text(rt, 2, username, -1, SQLITE_STATIC);
+    sqlite3_bind_double(rt, 3, wr_now());
+    sqlite3_bind_int(rt, 4, clean);
+    return step_done(s, rt, e, "retire uid");
+}
+
+int wr_store_get_meta(wr_store *s, const char *key, char *buf, size_t n, wr_err *e) {
+    sqlite3_stmt *st = stmt(s, ST_META_GET, e);
+    if (!st) return -EIO;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        copy_text(buf, n, st, 0);
+        sqlite3_reset(st);
+        return 0;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? -ENOENT : db_fail(s, e, "read meta");
+}
+
+int wr_store_set_meta(wr_store *s, const char *key, const char *value, wr_err *e) {
+    sqlite3_stmt *st = stmt(s, ST_META_SET, e);
+    if (!st) return -EIO;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+    return step_done(s, st, e, "write meta");
+}

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -52,3 +53,10 @@ int wr_store_set_next_uid(wr_store *s, uid_t next, wr_err *e);
 /* The oldest retired UID marked clean inside [min,max]; -ENOENT if none. */
 int wr_store_reusable_uid(wr_store *s, uid_t min, uid_t max, uid_t *ret, wr_err *e);
 int wr_store_unretire_uid(wr_store *s, uid_t uid, wr_err *e);
+/* Marks a UID retired without a tenant row (reconcile: an orphan's UID). */
+int wr_store_retire_uid(wr_store *s, uid_t uid, const char *username, bool clean, wr_err *e);
+
+/* Small named values (e.g. the boot the registry was last reconciled in).
+ * get: -ENOENT if unset; the value is cut to n-1 bytes. */
+int wr_store_get_meta(wr_store *s, const char *key, char *buf, size_t n, wr_err *e);
+int wr_store_set_meta(wr_store *s, const char *key, const char *value, wr_err *e);

@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 
 #include "accounts.h"
+#include "warren-internal.h"
 #include "du.h"
 #include "fs.h"
 #include "home.h"
@@ -36,29 +37,21 @@
 #include "uidset.h"
 #include "util.h"
 
-struct warren {
-    wr_config cfg;
-    wr_store *store;
-    wr_uidset *uids; /* root mode; loaded on the first create */
-    int basefd;
-    int lockfd;
-};
-
 const wr_config *wr_config_of(const warren *w) { return &w->cfg; }
 
 /* --- the mutation lock ------------------------------------------------------ */
 
-static int lock_mutations(warren *w, wr_err *e) {
+int wr_lock_mutations(warren *w, wr_err *e) {
     while (flock(w->lockfd, LOCK_EX) < 0)
         if (errno != EINTR) return wr_sys(e, errno, "cannot lock %s/lock", w->cfg.state_dir);
     return 0;
 }
 
-static void unlock_mutations(warren *w) { flock(w->lockfd, LOCK_UN); }
+void wr_unlock_mutations(warren *w) { flock(w->lockfd, LOCK_UN); }
 
 /* --- the account files ------------------------------------------------------ */
 
-static int account_add(warren *w, const wr_tenant *t, wr_err *e) {
+int wr_account_add(warren *w, const wr_tenant *t, wr_err *e) {
     if (!w->cfg.root_mode) return 0;
     char gecos[WR_GECOS_MAX + 1];
     wr_gecos_from_tenant_id(t->saas_user_id, gecos);
@@ -80,7 +73,7 @@ static int account_add(warren *w, const wr_tenant *t, wr_err *e) {
     return r;
 }
 
-static int account_remove(warren *w, const wr_tenant *t, wr_err *e) {
+int wr_account_remove(warren *w, const wr_tenant *t, wr_err *e) {
     if (!w->cfg.root_mode) return 0;
     int r = wr_accounts_lock(w->cfg.etc_dir, e);
     if (r < 0) return r;
@@ -90,7 +83,7 @@ static int account_remove(warren *w, const wr_tenant *t, wr_err *e) {
     return r;
 }
 
-static int ensure_uidset(warren *w, wr_err *e) {
+int wr_ensure_uidset(warren *w, wr_err *e) {
     if (!w->cfg.root_mode) return 0;
     if (!w->uids)
         return wr_uidset_load(w->cfg.etc_dir, w->cfg.uid_min, w->cfg.uid_max, &w->uids, e);
@@ -117,7 +110,7 @@ static int undo_create(warren *w, const wr_tenant *t, bool made_home, wr_err *e)
     int r = 0, q;
     if (made_home && home_is_ours(w, t) && (q = wr_home_remove(w->basefd, t->linux_username, e)) < 0)
         r = q;
-    if ((q = account_remove(w, t, e)) < 0) r = r ? r : q;
+    if ((q = wr_account_remove(w, t, e)) < 0) r = r ? r : q;
     if (r < 0) return r;
     /* The UID was never used by anyone: it goes back to the allocator rather
      * than into retirement. We hold the lock, so nobody allocated after it. */
@@ -134,7 +127,7 @@ static int finish_delete(warren *w, const wr_tenant *t, wr_err *e) {
     int r;
     if (w->cfg.root_mode && (r = wr_kill_uid(t->uid, e)) < 0) return r;
     if (!t->keep_home && (r = wr_home_remove(w->basefd, t->linux_username, e)) < 0) return r;
-    if ((r = account_remove(w, t, e)) < 0) return r;
+    if ((r = wr_account_remove(w, t, e)) < 0) return r;
     /* With the home kept, files of this UID remain: never hand it out again. */
     return wr_store_remove(w->store, t->saas_user_id, !t->keep_home, e);
 }
@@ -174,15 +167,15 @@ static int repair(warren *w, wr_err *e) {
     if (r < 0) return r;
     r = wr_store_foreach_unfinished(w->store, collect, &l, e);
     if (r < 0 || l.n == 0) goto out;
-    if ((r = lock_mutations(w, e)) < 0) goto out;
-    if ((r = ensure_uidset(w, e)) >= 0)
+    if ((r = wr_lock_mutations(w, e)) < 0) goto out;
+    if ((r = wr_ensure_uidset(w, e)) >= 0)
         for (size_t i = 0; i < l.n && r >= 0; i++) {
             /* Re-read under the lock: the row may have been a live create. */
             wr_tenant t;
             if (wr_store_get(w->store, l.v[i].saas_user_id, &t, NULL) == 0)
                 r = repair_one(w, &t, e);
         }
-    unlock_mutations(w);
+    wr_unlock_mutations(w);
 out:
     free(l.v);
     if (r == -ENOMEM) return wr_sys(e, ENOMEM, "repair");
@@ -209,7 +202,7 @@ int wr_open(const wr_config *cfg, warren **ret, wr_err *e) {
     }
     if ((r = wr_users_base_open(cfg->users_base, cfg->root_mode, e)) < 0) goto fail;
     w->basefd = r;
-    if ((r = repair(w, e)) < 0) goto fail;
+    if ((r = repair(w, e)) < 0 || (r = wr_reconcile_after_boot(w, e)) < 0) goto fail;
     *ret = w;
     return 0;
 fail:
@@ -315,14 +308,14 @@ static int create_locked(warren *w, const char *id, wr_tenant *ret, bool *ret_cr
         *ret = t;
         return 0;
     }
-    int r = ensure_uidset(w, e);
+    int r = wr_ensure_uidset(w, e);
     if (r < 0) return r;
     /* Holding the lock, a row in flight was left by a process that died. */
     if (found && (r = repair_one(w, &t, e)) < 0) return r;
     if ((r = reserve(w, id, &t, e)) < 0) return r;
 
     bool made_home = false;
-    if ((r = account_add(w, &t, e)) < 0) goto undo;
+    if ((r = wr_account_add(w, &t, e)) < 0) goto undo;
     uid_t owner = w->cfg.root_mode ? t.uid : getuid();
     gid_t group = w->cfg.root_mode ? t.gid : getgid();
     if ((r = wr_home_create(w->basefd, t.linux_username, owner, group, e)) < 0) goto undo;
@@ -340,9 +333,9 @@ undo:
 static int create(warren *w, const char *id, wr_tenant *ret, bool *ret_created, wr_err *e) {
     int r = wr_check_tenant_id(id, e);
     if (r < 0) return r;
-    if ((r = lock_mutations(w, e)) < 0) return r;
+    if ((r = wr_lock_mutations(w, e)) < 0) return r;
     r = create_locked(w, id, ret, ret_created, e);
-    unlock_mutations(w);
+    wr_unlock_mutations(w);
     return r;
 }
 
@@ -433,10 +426,10 @@ int wr_sandbox_path(warren *w, const char *id, const char *service, char **ret_p
 int wr_tenant_delete(warren *w, const char *id, bool keep_home, wr_err *e) {
     int r = wr_check_tenant_id(id, e);
     if (r < 0) return r;
-    if ((r = lock_mutations(w, e)) < 0) return r;
+    if ((r = wr_lock_mutations(w, e)) < 0) return r;
     wr_tenant t;
     if ((r = wr_store_get(w->store, id, &t, e)) < 0) goto out;
-    if ((r = ensure_uidset(w, e)) < 0) goto out;
+    if ((r = wr_ensure_uidset(w, e)) < 0) goto out;
     if (t.state == WR_TENANT_CREATING) {
         /* Holding the lock, so its creator died: undo it, and it never existed. */
         if ((r = undo_create(w, &t, true, e)) >= 0)
@@ -449,6 +442,6 @@ int wr_tenant_delete(warren *w, const char *id, bool keep_home, wr_err *e) {
     t.state = WR_TENANT_DELETING;
     r = finish_delete(w, &t, e);
 out:
-    unlock_mutations(w);
+    wr_unlock_mutations(w);
     return r;
 }

@@ -65,6 +65,21 @@ int wr_tenant_stats(warren *w, const char *saas_user_id, wr_stats *ret, wr_err *
  * and the registry row. */
 int wr_tenant_delete(warren *w, const char *saas_user_id, bool keep_home, wr_err *e);
 
+typedef struct wr_reconcile_report {
+    unsigned tenants_checked;
+    unsigned accounts_restored; /* tenants whose account lines were missing or partial */
+    unsigned orphans_removed;   /* accounts warren made that no tenant owns any more */
+    unsigned uids_retired;      /* UIDs kept from reuse: orphans and homes without a tenant */
+    unsigned conflicts;         /* a tenant's name held by an account with another ID */
+} wr_reconcile_report;
+
+/* Compares the registry with the account files and the users base and brings
+ * them into agreement without destroying data (reconcile.c). wr_open runs it
+ * once per boot; `warren repair` runs it on demand. */
+int wr_reconcile(warren *w, wr_reconcile_report *ret, wr_err *e);
+/* Runs wr_reconcile if it has not run since the kernel booted. */
+int wr_reconcile_after_boot(warren *w, wr_err *e);
+
 /* The sandbox directory of a service, created (0700, owned by the tenant) if
  * missing. Refuses a path the tenant replaced with a link. *ret_path is
  * malloc'ed. */

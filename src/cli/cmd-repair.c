@@ -1,0 +1,32 @@
+/* warren repair: reconcile the registry, the account files and the homes. */
+#include <stdio.h>
+
+#include "cli.h"
+
+int cmd_repair(cli *c, char **args) {
+    (void)args;
+    int rc = cli_open(c);
+    if (rc) return rc;
+    wr_err e = WR_ERR_INIT;
+    wr_reconcile_report rep;
+    if (wr_reconcile(c->w, &rep, &e) < 0) return cli_fail(c, &e);
+    if (c->json) {
+        json_t *j = json_object();
+        json_object_set_new(j, "tenants_checked", json_integer(rep.tenants_checked));
+        json_object_set_new(j, "accounts_restored", json_integer(rep.accounts_restored));
+        json_object_set_new(j, "orphans_removed", json_integer(rep.orphans_removed));
+        json_object_set_new(j, "uids_retired", json_integer(rep.uids_retired));
+        json_object_set_new(j, "conflicts", json_integer(rep.conflicts));
+        print_json(j);
+        return rep.conflicts ? EXIT_FAILURE_ : EXIT_OK;
+    }
+    printf("checked %u tenants: %u accounts restored, %u orphaned accounts removed, "
+           "%u UIDs retired, %u conflicts\n",
+           rep.tenants_checked, rep.accounts_restored, rep.orphans_removed, rep.uids_retired,
+           rep.conflicts);
+    if (rep.conflicts)
+        fprintf(stderr, "warren: %u tenants' account names are held by accounts with other IDs; "
+                        "left alone, see `getent passwd`\n",
+                rep.conflicts);
+    return rep.conflicts ? EXIT_FAILURE_ : EXIT_OK;
+}

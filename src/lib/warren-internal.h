@@ -1,0 +1,29 @@
+/* What the parts of the tenant API share, and nothing outside src/lib sees:
+ * the handle behind `warren *` and the steps tenant.c and reconcile.c both
+ * take. */
+#pragma once
+
+#include "config.h"
+#include "err.h"
+#include "store.h"
+#include "tenant.h"
+#include "uidset.h"
+
+struct warren {
+    wr_config cfg;
+    wr_store *store;
+    wr_uidset *uids; /* root mode; loaded on the first mutation */
+    int basefd;      /* the users base */
+    int lockfd;      /* <state_dir>/lock: one mutation at a time, host-wide */
+};
+
+/* The host-wide mutation lock (flock on <state_dir>/lock). */
+int wr_lock_mutations(warren *w, wr_err *e);
+void wr_unlock_mutations(warren *w);
+
+/* Loads the host's known IDs on first use, refreshes them after. Root mode only. */
+int wr_ensure_uidset(warren *w, wr_err *e);
+
+/* The tenant's four account lines, under the account lock (no-ops without root). */
+int wr_account_add(warren *w, const wr_tenant *t, wr_err *e);
+int wr_account_remove(warren *w, const wr_tenant *t, wr_err *e);
