@@ -103,29 +103,11 @@ static int read_accounts(warren *w, accounts *a, wr_err *e) {
     return 0;
 }
 
-typedef struct tenants {
-    wr_tenant *v;
-    size_t n, cap;
-} tenants;
-
-static int add_tenant(const wr_tenant *t, void *userdata) {
-    tenants *l = userdata;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 256;
-        wr_tenant *v = realloc(l->v, cap * sizeof *v);
-        if (!v) return -ENOMEM;
-        l->v = v;
-        l->cap = cap;
-    }
-    l->v[l->n++] = *t;
-    return 0;
-}
-
 static int tenant_by_name(const void *a, const void *b) {
     return strcmp(((const wr_tenant *)a)->linux_username, ((const wr_tenant *)b)->linux_username);
 }
 
-static const wr_tenant *tenant_named(const tenants *l, const char *name) {
+static const wr_tenant *tenant_named(const wr_rows *l, const char *name) {
     wr_tenant key;
     snprintf(key.linux_username, sizeof key.linux_username, "%s", name);
     return bsearch(&key, l->v, l->n, sizeof *l->v, tenant_by_name);
@@ -168,7 +150,7 @@ static int retire(warren *w, uid_t uid, const char *name, bool clean, wr_reconci
 
 /* An account warren made (UID in range, home at its place in the users base)
  * that the registry does not know: a create whose row a power cut lost. */
-static int check_orphan(warren *w, const tenants *l, const entry *p, wr_reconcile_report *rep,
+static int check_orphan(warren *w, const wr_rows *l, const entry *p, wr_reconcile_report *rep,
                         wr_err *e) {
     if (!in_range(w, p->id) || tenant_named(l, p->name) || !p->home) return 0;
     size_t bl = strlen(w->cfg.users_base);
@@ -187,7 +169,7 @@ static int check_orphan(warren *w, const tenants *l, const entry *p, wr_reconcil
 
 /* A directory in the users base that no tenant has: its owner's UID must not
  * go to a new tenant. The directory itself is the admin's to look at. */
-static int check_leftover_homes(warren *w, const tenants *l, wr_reconcile_report *rep,
+static int check_leftover_homes(warren *w, const wr_rows *l, wr_reconcile_report *rep,
                                 wr_err *e) {
     int fd = openat(w->basefd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return wr_sys(e, errno, "cannot read %s", w->cfg.users_base);
@@ -211,9 +193,9 @@ static int check_leftover_homes(warren *w, const tenants *l, wr_reconcile_report
 static int reconcile_locked(warren *w, wr_reconcile_report *rep, wr_err *e) {
     int r = wr_ensure_uidset(w, e);
     if (r < 0) return r;
-    tenants l = {0};
+    wr_rows l = {0};
     accounts a = {0};
-    if ((r = wr_store_foreach(w->store, add_tenant, &l, e)) < 0) goto out;
+    if ((r = wr_store_foreach(w->store, wr_rows_collect, &l, e)) < 0) goto out;
     qsort(l.v, l.n, sizeof *l.v, tenant_by_name);
     if ((r = read_accounts(w, &a, e)) < 0) goto out;
     for (size_t i = 0; i < l.n && r >= 0; i++) {

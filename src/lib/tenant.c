@@ -28,7 +28,6 @@
 #include <sys/stat.h>
 
 #include "accounts.h"
-#include "warren-internal.h"
 #include "du.h"
 #include "fs.h"
 #include "home.h"
@@ -36,6 +35,7 @@
 #include "store.h"
 #include "uidset.h"
 #include "util.h"
+#include "warren-internal.h"
 
 const wr_config *wr_config_of(const warren *w) { return &w->cfg; }
 
@@ -139,13 +139,8 @@ static int repair_one(warren *w, const wr_tenant *t, wr_err *e) {
     return 0;
 }
 
-typedef struct rows {
-    wr_tenant *v;
-    size_t n, cap;
-} rows;
-
-static int collect(const wr_tenant *t, void *userdata) {
-    rows *l = userdata;
+int wr_rows_collect(const wr_tenant *t, void *userdata) {
+    wr_rows *l = userdata;
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
         wr_tenant *v = realloc(l->v, cap * sizeof *v);
@@ -158,14 +153,14 @@ static int collect(const wr_tenant *t, void *userdata) {
 }
 
 static int collect_active(const wr_tenant *t, void *userdata) {
-    return t->state == WR_TENANT_ACTIVE ? collect(t, userdata) : 0;
+    return t->state == WR_TENANT_ACTIVE ? wr_rows_collect(t, userdata) : 0;
 }
 
 static int repair(warren *w, wr_err *e) {
-    rows l = {0};
+    wr_rows l = {0};
     int r = w->cfg.root_mode ? wr_accounts_clean_stale(w->cfg.etc_dir, e) : 0;
     if (r < 0) return r;
-    r = wr_store_foreach_unfinished(w->store, collect, &l, e);
+    r = wr_store_foreach_unfinished(w->store, wr_rows_collect, &l, e);
     if (r < 0 || l.n == 0) goto out;
     if ((r = wr_lock_mutations(w, e)) < 0) goto out;
     if ((r = wr_ensure_uidset(w, e)) >= 0)
@@ -373,7 +368,7 @@ int wr_tenant_get(warren *w, const char *id, wr_tenant *ret, wr_err *e) {
 }
 
 int wr_tenant_list(warren *w, wr_tenant **ret, size_t *ret_n, wr_err *e) {
-    rows l = {0};
+    wr_rows l = {0};
     int r = wr_store_foreach(w->store, collect_active, &l, e);
     if (r < 0) {
         free(l.v);

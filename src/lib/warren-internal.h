@@ -27,3 +27,11 @@ int wr_ensure_uidset(warren *w, wr_err *e);
 /* The tenant's four account lines, under the account lock (no-ops without root). */
 int wr_account_add(warren *w, const wr_tenant *t, wr_err *e);
 int wr_account_remove(warren *w, const wr_tenant *t, wr_err *e);
+
+/* A growing array of tenant rows; wr_rows_collect is a wr_store_foreach
+ * callback that appends to it (-ENOMEM on failure). Free `v` when done. */
+typedef struct wr_rows {
+    wr_tenant *v;
+    size_t n, cap;
+} wr_rows;
+int wr_rows_collect(const wr_tenant *t, void *userdata);
