@@ -27,6 +27,7 @@ $(FUZZ_BUILD)/build.ninja: | deps
 
 $(BUILD)/warren: $(BUILD)/build.ninja FORCE
 	ninja -C $(BUILD)
+	ln -sfn src/cli/warren $(BUILD)/warren
 
 FORCE:
 

@@ -23,13 +23,23 @@ enum {
 enum {
     OPT_KEEP_HOME = 1u << 0,
     OPT_EXIST_OK = 1u << 1,
+    OPT_RUN = 1u << 2, /* --level --service --cwd --env --timeout --tty --shell */
 };
+
+/* `nargs` of a command whose positional arguments continue after the first. */
+#define NARGS_AT_LEAST_ONE (~0u)
 
 typedef struct cli {
     wr_config cfg;
     bool json;
     bool keep_home;
     bool exist_ok;
+    /* run */
+    const char *level, *service, *cwd, *shell;
+    char **env; /* NULL-terminated */
+    size_t nenv;
+    double timeout;
+    bool tty;
     warren *w; /* opened by cli_open on first use */
 } cli;
 
@@ -66,6 +76,7 @@ int cmd_user_delete(cli *c, char **args);
 int cmd_sandbox_path(cli *c, char **args);
 int cmd_demo(cli *c, char **args);
 int cmd_repair(cli *c, char **args);
+int cmd_run(cli *c, char **args);
 int cmd_help(cli *c, char **args);
 void print_usage(FILE *f);
 void print_command_help(FILE *f, const command *cmd);

@@ -25,9 +25,13 @@ void print_usage(FILE *f) {
 }
 
 void print_command_help(FILE *f, const command *cmd) {
-    fprintf(f, "usage: warren %s %s%s%s [--json]\n\n%s\n\n%s\n", cmd->name, cmd->args,
+    fprintf(f, "usage: warren %s%s%s%s %s\n\n%s\n\n%s\n", cmd->name,
             cmd->opts & OPT_KEEP_HOME ? " [--keep-home]" : "",
-            cmd->opts & OPT_EXIST_OK ? " [--exist-ok]" : "", cmd->summary, cmd->help);
+            cmd->opts & OPT_EXIST_OK ? " [--exist-ok]" : "",
+            cmd->opts & OPT_RUN ? " [--level L] [--service S] [--cwd DIR] [--env K=V]...\n"
+                                  "       [--timeout S] [--tty] [--shell CMD]"
+                                : " [--json]",
+            cmd->args, cmd->summary, cmd->help);
 }
 
 int cmd_help(cli *c, char **args) {

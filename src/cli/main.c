@@ -2,7 +2,9 @@
  * table and runs it. Options may stand anywhere; `--` ends them. */
 #include <getopt.h>
 #include <stdarg.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -29,6 +31,15 @@ const command cli_commands[] = {
      "Prints <home>/sandboxes/<SERVICE>, creating it (0700, owned by the tenant) if missing.\n"
      "SERVICE is [A-Za-z0-9][A-Za-z0-9._-]{0,63}.",
      cmd_sandbox_path},
+    {"run", "TENANT [-- CMD [ARG...]]", NARGS_AT_LEAST_ONE, OPT_RUN,
+     "run a program as the tenant, isolated",
+     "Runs CMD (or --shell 'CMD STRING' through /bin/sh -c) as the tenant at --level basic,\n"
+     "container or strong (the default), in --cwd (inside the home) or the sandbox of\n"
+     "--service, with a clean environment plus each --env KEY=VALUE, for at most --timeout\n"
+     "seconds. --tty gives it a terminal. Output streams through. Exit status: the program's,\n"
+     "128+N for signal N; 125 if warren could not set the run up, 126 if the program could\n"
+     "not be executed, 127 if it was not found.",
+     cmd_run},
     {"repair", "", 0, 0, "bring registry, account files and homes back into agreement",
      "Checks every tenant's account lines and restores missing ones, removes accounts warren\n"
      "made that no tenant owns, and retires the UIDs of homes that belong to no tenant. Data is\n"
@@ -98,6 +109,13 @@ enum {
     O_KEEP_HOME,
     O_EXIST_OK,
     O_HELP,
+    O_LEVEL,
+    O_SERVICE,
+    O_CWD,
+    O_ENV,
+    O_TIMEOUT,
+    O_TTY,
+    O_SHELL,
 };
 
 static const struct option options[] = {
@@ -109,6 +127,13 @@ static const struct option options[] = {
     {"keep-home", no_argument, NULL, O_KEEP_HOME},
     {"exist-ok", no_argument, NULL, O_EXIST_OK},
     {"help", no_argument, NULL, O_HELP},
+    {"level", required_argument, NULL, O_LEVEL},
+    {"service", required_argument, NULL, O_SERVICE},
+    {"cwd", required_argument, NULL, O_CWD},
+    {"env", required_argument, NULL, O_ENV},
+    {"timeout", required_argument, NULL, O_TIMEOUT},
+    {"tty", no_argument, NULL, O_TTY},
+    {"shell", required_argument, NULL, O_SHELL},
     {0},
 };
 
@@ -134,6 +159,29 @@ int main(int argc, char **argv) {
         case O_EXIST_OK: c.exist_ok = true; used_opts |= OPT_EXIST_OK; break;
         case 'h':
         case O_HELP: help = true; break;
+        case O_LEVEL: c.level = optarg; used_opts |= OPT_RUN; break;
+        case O_SERVICE: c.service = optarg; used_opts |= OPT_RUN; break;
+        case O_CWD: c.cwd = optarg; used_opts |= OPT_RUN; break;
+        case O_SHELL: c.shell = optarg; used_opts |= OPT_RUN; break;
+        case O_TTY: c.tty = true; used_opts |= OPT_RUN; break;
+        case O_ENV: {
+            char **v = realloc(c.env, (c.nenv + 2) * sizeof *v);
+            if (!v) return cli_usage_error("out of memory");
+            c.env = v;
+            c.env[c.nenv++] = optarg;
+            c.env[c.nenv] = NULL;
+            used_opts |= OPT_RUN;
+            break;
+        }
+        case O_TIMEOUT: {
+            char *end;
+            errno = 0;
+            c.timeout = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !(c.timeout > 0) || c.timeout > 1e7)
+                return cli_usage_error("--timeout '%s': expected seconds > 0", optarg);
+            used_opts |= OPT_RUN;
+            break;
+        }
         case ':': return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
         default: return cli_usage_error("unknown option '%s'", argv[optind - 1]);
         }
@@ -163,14 +211,18 @@ int main(int argc, char **argv) {
         print_command_help(stdout, cmd);
         return EXIT_OK;
     }
-    if (used_opts & ~cmd->opts)
+    unsigned stray = used_opts & ~cmd->opts;
+    if (stray)
         return cli_usage_error("'%s' does not take %s", cmd->name,
-                               (used_opts & ~cmd->opts) & OPT_KEEP_HOME ? "--keep-home"
-                                                                        : "--exist-ok");
+                               stray & OPT_KEEP_HOME  ? "--keep-home"
+                               : stray & OPT_EXIST_OK ? "--exist-ok"
+                                                      : "the options of 'run'");
     int nargs = nwords - used;
-    if (cmd->run != cmd_help && (unsigned)nargs != cmd->nargs)
+    bool count_ok = cmd->nargs == NARGS_AT_LEAST_ONE ? nargs >= 1 : (unsigned)nargs == cmd->nargs;
+    if (cmd->run != cmd_help && !count_ok)
         return cli_usage_error("usage: warren %s %s", cmd->name, cmd->args);
     int rc = cmd->run(&c, words + used);
     wr_close(c.w);
+    free(c.env);
     return rc;
 }

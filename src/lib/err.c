@@ -52,6 +52,7 @@ const char *wr_kind_name(wr_kind kind) {
 }
 
 int wr_err_exit_code(const wr_err *e) {
+    if (e && e->exit_code) return e->exit_code;
     switch (e ? e->kind : WR_ERR_SYSTEM) {
     case WR_ERR_NONE: return 0;
     case WR_ERR_INVALID: return 2;

@@ -28,6 +28,8 @@ typedef enum wr_kind {
 typedef struct wr_err {
     wr_kind kind;
     int errnum;      /* positive errno behind the failure, 0 if none */
+    int exit_code;   /* 0, or the exit code this failure must give the CLI when the
+                        kind's is not precise enough (a run: 125 setup, 126, 127) */
     char msg[1024];
 } wr_err;
 

@@ -51,6 +51,7 @@ static int by_name(const void *a, const void *b) {
 }
 
 static const entry *find(const table *t, const char *name) {
+    if (t->n == 0) return NULL; /* bsearch may not be handed a NULL array */
     entry key = {.name = (char *)name};
     return bsearch(&key, t->v, t->n, sizeof *t->v, by_name);
 }
@@ -98,7 +99,7 @@ static int read_accounts(warren *w, accounts *a, wr_err *e) {
         char p[WR_BASE_MAX + 16];
         snprintf(p, sizeof p, "%s/%s", w->cfg.etc_dir, names[f]);
         if (!a->t[f].present) a->t[f].present = access(p, F_OK) == 0;
-        qsort(a->t[f].v, a->t[f].n, sizeof *a->t[f].v, by_name);
+        if (a->t[f].n) qsort(a->t[f].v, a->t[f].n, sizeof *a->t[f].v, by_name);
     }
     return 0;
 }
@@ -108,6 +109,7 @@ static int tenant_by_name(const void *a, const void *b) {
 }
 
 static const wr_tenant *tenant_named(const wr_rows *l, const char *name) {
+    if (l->n == 0) return NULL;
     wr_tenant key;
     snprintf(key.linux_username, sizeof key.linux_username, "%s", name);
     return bsearch(&key, l->v, l->n, sizeof *l->v, tenant_by_name);
@@ -196,7 +198,7 @@ static int reconcile_locked(warren *w, wr_reconcile_report *rep, wr_err *e) {
     wr_rows l = {0};
     accounts a = {0};
     if ((r = wr_store_foreach(w->store, wr_rows_collect, &l, e)) < 0) goto out;
-    qsort(l.v, l.n, sizeof *l.v, tenant_by_name);
+    if (l.n) qsort(l.v, l.n, sizeof *l.v, tenant_by_name);
     if ((r = read_accounts(w, &a, e)) < 0) goto out;
     for (size_t i = 0; i < l.n && r >= 0; i++) {
         rep->tenants_checked++;

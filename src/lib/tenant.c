@@ -83,6 +83,10 @@ int wr_account_remove(warren *w, const wr_tenant *t, wr_err *e) {
     return r;
 }
 
+int wr_ensure_cgroups(warren *w, wr_err *e) {
+    return w->cgroups ? 0 : wr_cgroups_open(&w->cgroups, e);
+}
+
 int wr_ensure_uidset(warren *w, wr_err *e) {
     if (!w->cfg.root_mode) return 0;
     if (!w->uids)
@@ -209,6 +213,7 @@ void wr_close(warren *w) {
     if (!w) return;
     wr_store_close(w->store);
     wr_uidset_free(w->uids);
+    wr_cgroups_close(w->cgroups);
     if (w->basefd >= 0) close(w->basefd);
     if (w->lockfd >= 0) close(w->lockfd);
     free(w);

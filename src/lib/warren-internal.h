@@ -3,6 +3,7 @@
  * take. */
 #pragma once
 
+#include "cgroup.h"
 #include "config.h"
 #include "err.h"
 #include "store.h"
@@ -15,7 +16,11 @@ struct warren {
     wr_uidset *uids; /* root mode; loaded on the first mutation */
     int basefd;      /* the users base */
     int lockfd;      /* <state_dir>/lock: one mutation at a time, host-wide */
+    wr_cgroups *cgroups; /* opened on the first run */
 };
+
+/* Opens the cgroup hierarchy runs are tracked in, on first use. */
+int wr_ensure_cgroups(warren *w, wr_err *e);
 
 /* The host-wide mutation lock (flock on <state_dir>/lock). */
 int wr_lock_mutations(warren *w, wr_err *e);

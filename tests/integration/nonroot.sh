@@ -15,7 +15,8 @@ is "the home is in the caller's data directory" "$home" "$TEST_TMP/plainhome/.lo
 ok "the registry is in the caller's state directory" test -f "$TEST_TMP/plainhome/.local/state/warren/registry.db"
 is "the home belongs to the caller, 0700" "$(stat -c '%u %a' "$home")" "$pu 700"
 is "no account was made" "$(sha256sum /etc/passwd /etc/group)" "$passwd_before"
-ok "nothing under /tmp" bash -c "! ls -d /tmp/warren* /tmp/pactown* 2>/dev/null | grep -v warren-test"
+is "nothing of the caller's in /tmp or /var/tmp" \
+  "$(find /tmp /var/tmp -xdev -maxdepth 3 -user plainuser -not -path "$TEST_TMP*" 2>/dev/null)" ""
 out=$(as_plain "$WARREN" sandbox path alice my-api)
 is "sandbox path" "$out" "$home/sandboxes/my-api"
 is "stats" "$(as_plain "$WARREN" user stats alice --json | json 'd["sandbox_count"]')" 1

@@ -86,8 +86,9 @@ setpriv --reuid 60001 --regid 60001 --clear-groups setsid sh -c 'sleep 300 & sle
 sleep 0.2
 exits "delete alice" 0 user delete alice@example.com --json
 is "delete shape" "$out" "$(printf '{\n  "success": true,\n  "user_id": "alice@example.com"\n}')"
-wait "$sleeper" 2>/dev/null
+for _ in $(seq 50); do pgrep -u 60001 >/dev/null || break; sleep 0.1; done
 is "her processes are gone" "$(pgrep -u 60001 | wc -l)" 0
+pkill -9 -u 60001 2>/dev/null; wait 2>/dev/null
 ok "her home is gone" test ! -e "$base/$name"
 ok "her account is gone" bash -c "! getent passwd $name && ! getent group $name && ! grep -q '^$name:' /etc/shadow /etc/gshadow"
 exits "she is not found" 3 user get alice@example.com

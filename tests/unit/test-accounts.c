@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "testlib.h"
 #include "util.h"
 
 static const char *const account_files[] = {"group", "gshadow", "passwd", "shadow"};
@@ -50,11 +51,7 @@ static void path_of(char *buf, size_t n, const char *file) {
 static void write_file(const char *file, const char *content, mode_t mode) {
     char p[PATH_MAX];
     path_of(p, sizeof p, file);
-    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
-    assert_int_equal(fchmod(fd, mode), 0);
-    close(fd);
+    tl_write_at(AT_FDCWD, p, content, mode);
 }
 
 static char *slurp(const char *file) {
@@ -158,9 +155,9 @@ static int remove_locked(const char *name, uid_t uid, wr_err *e) {
 }
 
 static int setup(void **state) {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(scratch, sizeof scratch, "%s/warren-accounts-XXXXXX", tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(scratch));
+    int fd = tl_scratch_make(scratch, sizeof scratch, "accounts");
+    assert_true(fd >= 0);
+    close(fd);
     snprintf(etc, sizeof etc, "%s/etc", scratch);
     assert_int_equal(mkdir(etc, 0755), 0);
     write_file("passwd", PASSWD, 0644);
@@ -178,16 +175,7 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-    DIR *d = opendir(etc);
-    if (d) {
-        struct dirent *de;
-        while ((de = readdir(d)))
-            if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
-                unlinkat(dirfd(d), de->d_name, 0);
-        closedir(d);
-    }
-    rmdir(etc);
-    rmdir(scratch);
+    tl_scratch_remove(scratch);
     return 0;
 }
 
@@ -334,6 +322,20 @@ static void add_skips_absent_shadow_files(void **state) {
     free(passwd);
 }
 
+/* In a child: an add with only a few bytes of room past shadow's size (its
+ * size in the snapshot arg), so the shadow write is cut short, then refused. */
+static int child_add_past_size_limit(void *arg) {
+    const snapshot *before = arg;
+    signal(SIGXFSZ, SIG_IGN);
+    rlim_t lim = (rlim_t)before->st[3].st_size + 5;
+    struct rlimit rl = {lim, lim};
+    if (setrlimit(RLIMIT_FSIZE, &rl) < 0) return 10;
+    wr_account a = account("warren_rb", 60011);
+    wr_err e = WR_ERR_INIT;
+    int r = add_locked(&a, &e);
+    return r == -EFBIG && e.kind == WR_ERR_SYSTEM && strstr(e.msg, "shadow") ? 0 : 1;
+}
+
 /* shadow, written last, fails for real (file size limit) after group, gshadow
  * and passwd took their lines: all three must be cut back. */
 static void add_is_all_or_nothing_on_write_failure(void **state) {
@@ -349,23 +351,7 @@ static void add_is_all_or_nothing_on_write_failure(void **state) {
     take(&before);
     assert_true(before.st[3].st_size > before.st[2].st_size + 200);
 
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        signal(SIGXFSZ, SIG_IGN);
-        /* A few bytes of room: the shadow write is cut short, then refused. */
-        rlim_t lim = (rlim_t)before.st[3].st_size + 5;
-        struct rlimit rl = {lim, lim};
-        if (setrlimit(RLIMIT_FSIZE, &rl) < 0) _exit(10);
-        wr_account a = account("warren_rb", 60011);
-        wr_err e = WR_ERR_INIT;
-        int r = add_locked(&a, &e);
-        _exit(r == -EFBIG && e.kind == WR_ERR_SYSTEM && strstr(e.msg, "shadow") ? 0 : 1);
-    }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    tl_in_child(child_add_past_size_limit, &before);
     assert_untouched(&before);
     drop(&before);
 }
@@ -567,12 +553,8 @@ static void concurrent_adds_stay_whole(void **state) {
             _exit(bad ? 1 : 0);
         }
     }
-    for (int w = 0; w < WRITERS; w++) {
-        int status;
-        assert_int_equal(waitpid(pids[w], &status, 0), pids[w]);
-        assert_true(WIFEXITED(status));
-        assert_int_equal(WEXITSTATUS(status), 0);
-    }
+    for (int w = 0; w < WRITERS; w++)
+        tl_wait_exit0(pids[w]);
     for (size_t i = 0; i < 4; i++)
         check_concurrent_lines(account_files[i], before.content[i]);
     drop(&before);
@@ -613,10 +595,7 @@ static void lock_times_out_with_kind_busy(void **state) {
     assert_int_equal(write(release[1], "x", 1), 1);
     assert_int_equal(wr_accounts_lock_timeout(etc, 5000, NULL), 0);
     wr_accounts_unlock(etc);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    tl_wait_exit0(pid);
     for (int i = 0; i < 2; i++) {
         close(ready[i]);
         close(release[i]);
@@ -649,19 +628,9 @@ static void lock_excludes_other_threads(void **state) {
     assert_int_equal((intptr_t)r, 0);
 }
 
-static int count_fds(void) {
-    DIR *d = opendir("/proc/self/fd");
-    assert_non_null(d);
-    int n = 0;
-    while (readdir(d))
-        n++;
-    closedir(d);
-    return n;
-}
-
 /* A daemon creates and deletes accounts all day: no path may keep an fd. */
 static void no_fd_left_open(void **state) {
-    int before = count_fds();
+    int before = tl_count_fds();
     wr_account a = account("warren_fd", 60070);
     assert_int_equal(add_locked(&a, NULL), 0);
     assert_int_equal(remove_locked("warren_fd", 60070, NULL), 0);
@@ -678,7 +647,7 @@ static void no_fd_left_open(void **state) {
     assert_int_equal(e.kind, WR_ERR_UNSAFE);
     assert_non_null(strstr(e.msg, "shadow"));
     assert_int_equal(unlink(p), 0);
-    assert_int_equal(count_fds(), before);
+    assert_int_equal(tl_count_fds(), before);
 }
 
 /* A remove killed between writing its temporary file and renaming it leaves

@@ -18,35 +18,21 @@
 #include <time.h>
 
 #include "du.h"
+#include "testlib.h"
 #include "util.h"
 
-typedef struct fixture {
-    char dir[64];
-    int fd;
-} fixture;
+/* The scratch directory: its path (dir) and an fd on it (fd). The tree
+ * measured is t/ in it. */
+typedef tl_scratch fixture;
 
 static int setup(void **state) {
-    fixture *f = calloc(1, sizeof *f);
-    if (!f) return -1;
-    strcpy(f->dir, "/tmp/warren-test-du.XXXXXX");
-    if (!mkdtemp(f->dir)) return -1;
-    f->fd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (f->fd < 0 || mkdirat(f->fd, "t", 0755) < 0) return -1;
-    *state = f;
+    fixture *f = *state = tl_scratch_new("du");
+    if (!f || mkdirat(f->fd, "t", 0755) < 0) return -1;
     return 0;
 }
 
 static int teardown(void **state) {
-    fixture *f = *state;
-    close(f->fd);
-    pid_t pid = fork();
-    if (pid == 0) {
-        execlp("rm", "rm", "-rf", "--one-file-system", "--", f->dir, (char *)NULL);
-        _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    free(f);
+    tl_scratch_free(*state);
     return 0;
 }
 
@@ -95,7 +81,7 @@ static int ref_visit(const char *path, const struct stat *st, int type, struct F
 
 static void reference_usage(fixture *f, uint64_t *bytes, uint64_t *inodes) {
     memset(&ref, 0, sizeof ref);
-    char path[128];
+    char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/t", f->dir);
     assert_int_equal(nftw(path, ref_visit, 32, FTW_PHYS | FTW_MOUNT), 0);
     *bytes = ref.bytes;
@@ -186,7 +172,7 @@ static void test_links_not_followed(void **state) {
     write_sized(f->fd, "bigdir/inner", 4 << 20);
     wr_usage before = usage_of(f);
 
-    char target[128];
+    char target[PATH_MAX];
     snprintf(target, sizeof target, "%s/big", f->dir);
     int t = tree_open(f);
     assert_int_equal(symlinkat(target, t, "to-big"), 0);
@@ -291,62 +277,57 @@ static void test_deleted_during_walk(void **state) {
     close(t);
 }
 
-#define CHILD_CHECK(cond)                                                                          \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "child check failed at line %d: %s\n", __LINE__, #cond);               \
-            _exit(1);                                                                              \
-        }                                                                                          \
-    } while (0)
+typedef struct mounts_case {
+    fixture *f;
+    wr_usage before; /* the tree before anything is mounted in it */
+} mounts_case;
+
+static int child_mounts_not_entered(void *arg) {
+    const mounts_case *c = arg;
+    fixture *f = c->f;
+    wr_usage before = c->before;
+    CHILD_CHECK(unshare(CLONE_NEWNS) == 0);
+    CHILD_CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
+    char p[PATH_MAX], q[PATH_MAX];
+    snprintf(p, sizeof p, "%s/t/tmp", f->dir);
+    CHILD_CHECK(mkdir(p, 0755) == 0);
+    CHILD_CHECK(mount("tmpfs", p, "tmpfs", 0, "size=4m") == 0);
+    snprintf(q, sizeof q, "%s/src", f->dir);
+    CHILD_CHECK(mkdir(q, 0755) == 0);
+    snprintf(p, sizeof p, "%s/t/bind", f->dir);
+    CHILD_CHECK(mkdir(p, 0755) == 0);
+    CHILD_CHECK(mount(q, p, NULL, MS_BIND, NULL) == 0);
+    /* Opened after unshare, so lookups see the new mounts. */
+    int t = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    CHILD_CHECK(t >= 0);
+    int big = openat(t, "t/tmp/big", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    CHILD_CHECK(big >= 0);
+    char buf[4096];
+    memset(buf, 'x', sizeof buf);
+    for (int i = 0; i < 512; i++)
+        CHILD_CHECK(write(big, buf, sizeof buf) == sizeof buf);
+    close(big);
+    big = openat(t, "src/big", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    CHILD_CHECK(big >= 0);
+    for (int i = 0; i < 512; i++)
+        CHILD_CHECK(write(big, buf, sizeof buf) == sizeof buf);
+    CHILD_CHECK(fsync(big) == 0);
+    close(big);
+    int tree = openat(t, "t", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    wr_usage u;
+    CHILD_CHECK(wr_disk_usage(tree, &u, NULL) == 0);
+    /* The tmpfs mount point is another device: not counted at all. The
+     * bind mount point is the same device: the directory counts, its
+     * contents (2 MiB) do not. */
+    CHILD_CHECK(u.inodes == before.inodes + 1);
+    CHILD_CHECK(u.bytes <= before.bytes + 4096);
+    return 0;
+}
 
 static void test_mounts_not_entered(void **state) {
     fixture *f = *state;
-    wr_usage before = usage_of(f);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        CHILD_CHECK(unshare(CLONE_NEWNS) == 0);
-        CHILD_CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
-        char p[128], q[128];
-        snprintf(p, sizeof p, "%s/t/tmp", f->dir);
-        CHILD_CHECK(mkdir(p, 0755) == 0);
-        CHILD_CHECK(mount("tmpfs", p, "tmpfs", 0, "size=4m") == 0);
-        snprintf(q, sizeof q, "%s/src", f->dir);
-        CHILD_CHECK(mkdir(q, 0755) == 0);
-        snprintf(p, sizeof p, "%s/t/bind", f->dir);
-        CHILD_CHECK(mkdir(p, 0755) == 0);
-        CHILD_CHECK(mount(q, p, NULL, MS_BIND, NULL) == 0);
-        /* Opened after unshare, so lookups see the new mounts. */
-        int t = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        CHILD_CHECK(t >= 0);
-        int big = openat(t, "t/tmp/big", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-        CHILD_CHECK(big >= 0);
-        char buf[4096];
-        memset(buf, 'x', sizeof buf);
-        for (int i = 0; i < 512; i++)
-            CHILD_CHECK(write(big, buf, sizeof buf) == sizeof buf);
-        close(big);
-        big = openat(t, "src/big", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-        CHILD_CHECK(big >= 0);
-        for (int i = 0; i < 512; i++)
-            CHILD_CHECK(write(big, buf, sizeof buf) == sizeof buf);
-        CHILD_CHECK(fsync(big) == 0);
-        close(big);
-        int tree = openat(t, "t", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        wr_usage u;
-        CHILD_CHECK(wr_disk_usage(tree, &u, NULL) == 0);
-        /* The tmpfs mount point is another device: not counted at all. The
-         * bind mount point is the same device: the directory counts, its
-         * contents (2 MiB) do not. */
-        CHILD_CHECK(u.inodes == before.inodes + 1);
-        CHILD_CHECK(u.bytes <= before.bytes + 4096);
-        _exit(0);
-    }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    mounts_case c = {f, usage_of(f)};
+    tl_in_child(child_mounts_not_entered, &c);
 }
 
 int main(void) {

@@ -19,48 +19,27 @@
 #include <sys/wait.h>
 
 #include "fs.h"
+#include "testlib.h"
 #include "util.h"
 
 #define T_UID 59990
 #define T_GID 59990
 #define OTHER_UID 59992
 
-typedef struct fixture {
-    char dir[64];
-    int fd;
-} fixture;
+/* The scratch directory: its path (dir) and an fd on it (fd). */
+typedef tl_scratch fixture;
 
 static int setup(void **state) {
-    fixture *f = calloc(1, sizeof *f);
-    if (!f) return -1;
-    strcpy(f->dir, "/tmp/warren-test-fs.XXXXXX");
-    if (!mkdtemp(f->dir)) return -1;
-    f->fd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    *state = f;
-    return f->fd < 0 ? -1 : 0;
+    *state = tl_scratch_new("fs");
+    return *state ? 0 : -1;
 }
 
 static int teardown(void **state) {
-    fixture *f = *state;
     wr_fs_force_fallback(false);
-    close(f->fd);
-    /* Spawned rm, not wr_remove_tree: cleanup must not depend on the code under test. */
-    pid_t pid = fork();
-    if (pid == 0) {
-        execlp("rm", "rm", "-rf", "--one-file-system", "--", f->dir, (char *)NULL);
-        _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    free(f);
+    /* Removed by a spawned rm, not wr_remove_tree: cleanup must not depend on
+     * the code under test. */
+    tl_scratch_free(*state);
     return 0;
-}
-
-static void write_at(int dfd, const char *name, const char *content) {
-    int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
-    close(fd);
 }
 
 static void read_at(int dfd, const char *name, char *buf, size_t n) {
@@ -77,37 +56,6 @@ static bool exists_at(int dfd, const char *name) {
     return fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-static int count_fds(void) {
-    DIR *d = opendir("/proc/self/fd");
-    assert_non_null(d);
-    int n = 0;
-    while (readdir(d))
-        n++;
-    closedir(d);
-    return n;
-}
-
-/* Runs fn in a forked child and asserts it exited 0. Children report
- * failures by exit code (cmocka's asserts must not unwind in a child). */
-static void in_child(int (*fn)(fixture *), fixture *f) {
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) _exit(fn(f));
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
-}
-
-#define CHILD_CHECK(cond)                                                                          \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "child check failed at line %d: %s\n", __LINE__, #cond);               \
-            return 1;                                                                              \
-        }                                                                                          \
-    } while (0)
-
 /* A tree with the usual traps:
  *   a/b/file            "hello"
  *   a/link -> b         relative link to a directory
@@ -117,7 +65,7 @@ static void in_child(int (*fn)(fixture *), fixture *f) {
 static void make_lookup_tree(fixture *f) {
     assert_int_equal(mkdirat(f->fd, "a", 0755), 0);
     assert_int_equal(mkdirat(f->fd, "a/b", 0755), 0);
-    write_at(f->fd, "a/b/file", "hello");
+    tl_write_at(f->fd, "a/b/file", "hello", 0644);
     assert_int_equal(symlinkat("b", f->fd, "a/link"), 0);
     assert_int_equal(symlinkat("file", f->fd, "a/b/flink"), 0);
     assert_int_equal(symlinkat("/etc", f->fd, "etc"), 0);
@@ -165,7 +113,7 @@ static const lookup_case lookup_cases[] = {
 };
 
 static void run_lookup_cases(fixture *f, bool fallback) {
-    int fds = count_fds();
+    int fds = tl_count_fds();
     wr_fs_force_fallback(fallback);
     for (size_t i = 0; i < ELEMENTSOF(lookup_cases); i++) {
         const lookup_case *c = &lookup_cases[i];
@@ -183,7 +131,7 @@ static void run_lookup_cases(fixture *f, bool fallback) {
         }
     }
     wr_fs_force_fallback(false);
-    assert_int_equal(count_fds(), fds);
+    assert_int_equal(tl_count_fds(), fds);
 }
 
 static void test_open_beneath_openat2(void **state) {
@@ -226,16 +174,17 @@ static void test_open_beneath_content(void **state) {
 
 /* In a private mount namespace: a tmpfs and a bind mount of the same
  * filesystem inside the tree; neither may be crossed, by either path. */
-static int child_open_mounts(fixture *f) {
+static int child_open_mounts(void *arg) {
+    fixture *f = arg;
     CHILD_CHECK(unshare(CLONE_NEWNS) == 0);
     CHILD_CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
     CHILD_CHECK(mkdirat(f->fd, "tmp", 0755) == 0);
     CHILD_CHECK(mkdirat(f->fd, "bind", 0755) == 0);
     CHILD_CHECK(mkdirat(f->fd, "src", 0755) == 0);
-    char p[128];
+    char p[PATH_MAX];
     snprintf(p, sizeof p, "%s/tmp", f->dir);
     CHILD_CHECK(mount("tmpfs", p, "tmpfs", 0, "size=1m") == 0);
-    char q[128];
+    char q[PATH_MAX];
     snprintf(q, sizeof q, "%s/src", f->dir);
     snprintf(p, sizeof p, "%s/bind", f->dir);
     CHILD_CHECK(mount(q, p, NULL, MS_BIND, NULL) == 0);
@@ -257,7 +206,7 @@ static int child_open_mounts(fixture *f) {
 }
 
 static void test_open_beneath_mounts(void **state) {
-    in_child(child_open_mounts, *state);
+    tl_in_child(child_open_mounts, *state);
 }
 
 static void test_mkdir_owned_new(void **state) {
@@ -284,7 +233,7 @@ static void test_mkdir_owned_existing(void **state) {
     assert_int_equal(mkdirat(f->fd, "mine", 0777), 0);
     assert_int_equal(fchownat(f->fd, "mine", T_UID, T_GID, 0), 0);
     assert_int_equal(fchmodat(f->fd, "mine", 0777, 0), 0);
-    write_at(f->fd, "mine/keep", "data");
+    tl_write_at(f->fd, "mine/keep", "data", 0644);
     wr_err e = WR_ERR_INIT;
     int fd = wr_mkdir_owned(f->fd, "mine", 0700, T_UID, T_GID, "test dir", &e);
     assert_true(fd >= 0);
@@ -325,7 +274,7 @@ static void test_mkdir_owned_planted(void **state) {
     assert_int_equal(mkdirat(f->fd, "outside", 0755), 0);
     assert_int_equal(mkdirat(f->fd, "home", 0700), 0);
     assert_int_equal(symlinkat("../outside", f->fd, "home/x"), 0);
-    write_at(f->fd, "home/file", "not a dir");
+    tl_write_at(f->fd, "home/file", "not a dir", 0644);
     int home = openat(f->fd, "home", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     assert_true(home >= 0);
 
@@ -360,11 +309,11 @@ static void test_remove_tree_plain(void **state) {
     assert_int_equal(mkdirat(f->fd, "t", 0755), 0);
     assert_int_equal(mkdirat(f->fd, "t/d1", 0755), 0);
     assert_int_equal(mkdirat(f->fd, "t/d1/d2", 0000), 0);
-    write_at(f->fd, "t/f", "x");
-    write_at(f->fd, "t/d1/f", "x");
+    tl_write_at(f->fd, "t/f", "x", 0644);
+    tl_write_at(f->fd, "t/d1/f", "x", 0644);
     assert_int_equal(mkfifoat(f->fd, "t/d1/fifo", 0600), 0);
     assert_int_equal(symlinkat("d1", f->fd, "t/l"), 0);
-    write_at(f->fd, "sibling", "stay");
+    tl_write_at(f->fd, "sibling", "stay", 0644);
     wr_err e = WR_ERR_INIT;
     assert_int_equal(wr_remove_tree(f->fd, "t", &e), 0);
     assert_false(exists_at(f->fd, "t"));
@@ -378,11 +327,11 @@ static void test_remove_tree_plain(void **state) {
 static void test_remove_tree_planted_links(void **state) {
     fixture *f = *state;
     assert_int_equal(mkdirat(f->fd, "outside", 0755), 0);
-    write_at(f->fd, "outside/precious", "precious");
-    write_at(f->fd, "outside-file", "secret");
+    tl_write_at(f->fd, "outside/precious", "precious", 0644);
+    tl_write_at(f->fd, "outside-file", "secret", 0644);
     assert_int_equal(mkdirat(f->fd, "t", 0755), 0);
     assert_int_equal(mkdirat(f->fd, "t/sub", 0755), 0);
-    char target[128];
+    char target[PATH_MAX];
     snprintf(target, sizeof target, "%s/outside", f->dir);
     assert_int_equal(symlinkat(target, f->fd, "t/sub/abs"), 0);
     assert_int_equal(symlinkat("../../outside", f->fd, "t/sub/rel"), 0);
@@ -415,13 +364,13 @@ static void test_remove_tree_deep(void **state) {
     assert_true(cur >= 0);
     for (int i = 0; i < DEPTH; i++) {
         assert_int_equal(mkdirat(cur, "d", 0755), 0);
-        if (i % 1000 == 0) write_at(cur, "f", "x");
+        if (i % 1000 == 0) tl_write_at(cur, "f", "x", 0644);
         int next = openat(cur, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         assert_true(next >= 0);
         close(cur);
         cur = next;
     }
-    write_at(cur, "bottom", "x");
+    tl_write_at(cur, "bottom", "x", 0644);
     close(cur);
 
     /* Under the usual soft limit, so that holding one fd per level fails. */
@@ -430,14 +379,14 @@ static void test_remove_tree_deep(void **state) {
     low = old;
     if (low.rlim_cur > 1024) low.rlim_cur = 1024;
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
-    int fds = count_fds();
+    int fds = tl_count_fds();
     wr_err e = WR_ERR_INIT;
     int r = wr_remove_tree(f->fd, "deep", &e);
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
     if (r < 0) print_error("%s\n", e.msg);
     assert_int_equal(r, 0);
     assert_false(exists_at(f->fd, "deep"));
-    assert_int_equal(count_fds(), fds);
+    assert_int_equal(tl_count_fds(), fds);
     /* Nothing moved out of the tree: the parent holds nothing new. */
     DIR *d = opendir(f->dir);
     assert_non_null(d);
@@ -449,13 +398,14 @@ static void test_remove_tree_deep(void **state) {
 
 /* In a private mount namespace: a tmpfs mounted below the tree stops the
  * removal, and nothing on it is touched. */
-static int child_remove_mount(fixture *f) {
+static int child_remove_mount(void *arg) {
+    fixture *f = arg;
     CHILD_CHECK(unshare(CLONE_NEWNS) == 0);
     CHILD_CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
     CHILD_CHECK(mkdirat(f->fd, "t", 0755) == 0);
     CHILD_CHECK(mkdirat(f->fd, "t/a", 0755) == 0);
     CHILD_CHECK(mkdirat(f->fd, "t/a/mnt", 0755) == 0);
-    char p[128];
+    char p[PATH_MAX];
     snprintf(p, sizeof p, "%s/t/a/mnt", f->dir);
     CHILD_CHECK(mount("tmpfs", p, "tmpfs", 0, "size=1m") == 0);
     /* Reopened: an fd from before unshare() walks the old mount tree. */
@@ -485,7 +435,7 @@ static int child_remove_mount(fixture *f) {
 }
 
 static void test_remove_tree_mount(void **state) {
-    in_child(child_remove_mount, *state);
+    tl_in_child(child_remove_mount, *state);
 }
 
 int main(void) {

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 
 #include "home.h"
+#include "testlib.h"
 #include "util.h"
 
 #define T_UID 59990
@@ -21,20 +22,19 @@
 #define OTHER_UID 59991
 
 typedef struct fixture {
-    char dir[64];
-    int fd;   /* the mkdtemp() directory */
+    char dir[TL_SCRATCH_MAX];
+    int fd;   /* the scratch directory */
     int base; /* base/ in it, root 0711 */
 } fixture;
 
 static int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
     if (!f) return -1;
-    strcpy(f->dir, "/tmp/warren-test-home.XXXXXX");
-    if (!mkdtemp(f->dir)) return -1;
-    f->fd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    f->base = -1;
+    *state = f;
+    f->fd = tl_scratch_make(f->dir, sizeof f->dir, "home");
     if (f->fd < 0 || mkdirat(f->fd, "base", 0711) < 0) return -1;
     f->base = openat(f->fd, "base", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    *state = f;
     return f->base < 0 ? -1 : 0;
 }
 
@@ -42,13 +42,7 @@ static int teardown(void **state) {
     fixture *f = *state;
     close(f->base);
     close(f->fd);
-    pid_t pid = fork();
-    if (pid == 0) {
-        execlp("rm", "rm", "-rf", "--one-file-system", "--", f->dir, (char *)NULL);
-        _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
+    tl_scratch_remove(f->dir);
     free(f);
     return 0;
 }
@@ -63,13 +57,6 @@ static void expect_dir(int dfd, const char *name, uid_t uid, mode_t mode) {
     assert_true(S_ISDIR(st.st_mode));
     assert_int_equal(st.st_uid, uid);
     assert_int_equal(st.st_mode & 07777, mode);
-}
-
-static void write_at(int dfd, const char *name, const char *content) {
-    int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
-    close(fd);
 }
 
 static int entries(int dfd, const char *name) {
@@ -88,7 +75,7 @@ static int entries(int dfd, const char *name) {
 /* An outside directory with one file: what a planted link points at. */
 static void make_outside(fixture *f) {
     assert_int_equal(mkdirat(f->fd, "outside", 0755), 0);
-    write_at(f->fd, "outside/precious", "precious");
+    tl_write_at(f->fd, "outside/precious", "precious", 0644);
 }
 
 static void expect_outside_untouched(fixture *f) {
@@ -112,7 +99,7 @@ static int make_home(fixture *f, const char *name) {
 
 static void test_base_root_mode(void **state) {
     fixture *f = *state;
-    char path[128];
+    char path[PATH_MAX];
     path_in(f, "x/y/users", path, sizeof path);
     /* Parents must be 0755 whatever the umask. */
     mode_t old = umask(077);
@@ -146,7 +133,7 @@ static void test_base_root_mode(void **state) {
 
 static void test_base_unsafe_parents(void **state) {
     fixture *f = *state;
-    char path[128];
+    char path[PATH_MAX];
     wr_err e = WR_ERR_INIT;
 
     /* A parent a tenant owns could have the base swapped under it. */
@@ -175,31 +162,27 @@ static void test_base_unsafe_parents(void **state) {
     expect_outside_untouched(f);
 }
 
+/* In a child, as the tenant: opens (creating) the base at path. */
+static int child_base_open_as_tenant(void *path) {
+    if (setresgid(T_GID, T_GID, T_GID) < 0 || setresuid(T_UID, T_UID, T_UID) < 0) return 2;
+    wr_err e = WR_ERR_INIT;
+    int fd = wr_users_base_open(path, false, &e);
+    if (fd < 0) {
+        fprintf(stderr, "%s\n", e.msg);
+        return 1;
+    }
+    return 0;
+}
+
 static void test_base_nonroot_mode(void **state) {
     fixture *f = *state;
     assert_int_equal(mkdirat(f->fd, "mine", 0700), 0);
     assert_int_equal(fchownat(f->fd, "mine", T_UID, T_GID, 0), 0);
     /* The tenant must be able to pass through the test directory. */
     assert_int_equal(fchmod(f->fd, 0711), 0);
-    char path[128];
+    char path[PATH_MAX];
     path_in(f, "mine/a/users", path, sizeof path);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        if (setresgid(T_GID, T_GID, T_GID) < 0 || setresuid(T_UID, T_UID, T_UID) < 0) _exit(2);
-        wr_err e = WR_ERR_INIT;
-        int fd = wr_users_base_open(path, false, &e);
-        if (fd < 0) {
-            fprintf(stderr, "%s\n", e.msg);
-            _exit(1);
-        }
-        _exit(0);
-    }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    tl_in_child(child_base_open_as_tenant, path);
     expect_dir(f->fd, "mine/a/users", T_UID, 0700);
 }
 
@@ -224,7 +207,7 @@ static void test_home_leftover_refused(void **state) {
     fixture *f = *state;
     assert_int_equal(mkdirat(f->base, "bob", 0700), 0);
     assert_int_equal(fchownat(f->base, "bob", OTHER_UID, OTHER_UID, 0), 0);
-    write_at(f->base, "bob/old-secrets", "old");
+    tl_write_at(f->base, "bob/old-secrets", "old", 0644);
     wr_err e = WR_ERR_INIT;
     assert_int_equal(wr_home_create(f->base, "bob", T_UID, T_GID, &e), -EEXIST);
     assert_int_equal(e.kind, WR_ERR_EXISTS);
@@ -308,7 +291,7 @@ static void test_sandbox_planted_links(void **state) {
     fixture *f = *state;
     make_outside(f);
     int home = make_home(f, "frank");
-    char target[128];
+    char target[PATH_MAX];
     path_in(f, "outside", target, sizeof target);
 
     /* sandboxes/x -> /outside */
@@ -348,7 +331,7 @@ static void test_sandbox_count(void **state) {
     assert_int_equal(n, 0);
     close(wr_sandbox_open(home, "one", T_UID, T_GID, NULL));
     close(wr_sandbox_open(home, "two", T_UID, T_GID, NULL));
-    write_at(home, "sandboxes/file", "x");
+    tl_write_at(home, "sandboxes/file", "x", 0644);
     assert_int_equal(symlinkat("one", home, "sandboxes/link-to-one"), 0);
     assert_int_equal(symlinkat("../../../outside", home, "sandboxes/link-out"), 0);
     assert_int_equal(mkfifoat(home, "sandboxes/fifo", 0600), 0);
@@ -369,9 +352,9 @@ static void test_sandbox_count(void **state) {
 static void test_home_remove(void **state) {
     fixture *f = *state;
     make_outside(f);
-    write_at(f->fd, "outside-file", "secret");
+    tl_write_at(f->fd, "outside-file", "secret", 0644);
     int home = make_home(f, "hank");
-    char target[128];
+    char target[PATH_MAX];
     path_in(f, "outside", target, sizeof target);
     assert_int_equal(symlinkat(target, home, "sandboxes/x"), 0);
     assert_int_equal(linkat(f->fd, "outside-file", home, ".cache/hl", 0), 0);

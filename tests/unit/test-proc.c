@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "proc.h"
+#include "testlib.h"
 #include "util.h"
 
 #define TENANT_UID 59990
@@ -201,25 +202,36 @@ static _Noreturn void ns_init(void) {
     _exit(0);
 }
 
+/* The test's child: a new PID namespace, whose init's verdict it passes on. */
+static int child_pid_namespace(void *arg) {
+    (void)arg;
+    CHECK(unshare(CLONE_NEWPID | CLONE_NEWNS) == 0);
+    CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
+    pid_t init = fork();
+    CHECK(init >= 0);
+    if (init == 0) ns_init();
+    int status;
+    CHECK(waitpid(init, &status, 0) == init);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 2;
+}
+
 static void test_kill_uid_in_pid_namespace(void **state) {
     (void)state;
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        CHECK(unshare(CLONE_NEWPID | CLONE_NEWNS) == 0);
-        CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
-        pid_t init = fork();
-        CHECK(init >= 0);
-        if (init == 0) ns_init();
-        int status;
-        CHECK(waitpid(init, &status, 0) == init);
-        _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 2);
-    }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    tl_in_child(child_pid_namespace, NULL);
+}
+
+/* As a non-root uid: its own uid and root are refused. */
+static int child_refuses_self(void *arg) {
+    (void)arg;
+    become(OTHER_UID);
+    wr_err ce = WR_ERR_INIT;
+    CHECK(wr_kill_uid(OTHER_UID, &ce) == -EINVAL);
+    CHECK(ce.kind == WR_ERR_INVALID);
+    /* Root stays refused when the caller is not root. */
+    wr_err_clear(&ce);
+    CHECK(wr_kill_uid(0, &ce) == -EINVAL);
+    CHECK(ce.kind == WR_ERR_INVALID);
+    return 0;
 }
 
 static void test_refuses_root_and_self(void **state) {
@@ -234,24 +246,7 @@ static void test_refuses_root_and_self(void **state) {
 
     /* The caller's own uid, as a non-root caller. Refused before any fork,
      * so nothing is signalled even outside a PID namespace. */
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        become(OTHER_UID);
-        wr_err ce = WR_ERR_INIT;
-        CHECK(wr_kill_uid(OTHER_UID, &ce) == -EINVAL);
-        CHECK(ce.kind == WR_ERR_INVALID);
-        /* Root stays refused when the caller is not root. */
-        wr_err_clear(&ce);
-        CHECK(wr_kill_uid(0, &ce) == -EINVAL);
-        CHECK(ce.kind == WR_ERR_INVALID);
-        _exit(0);
-    }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    tl_in_child(child_refuses_self, NULL);
 }
 
 int main(void) {

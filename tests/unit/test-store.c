@@ -13,20 +13,21 @@
 #include <cmocka.h>
 
 #include "store.h"
+#include "testlib.h"
 
-static char dir[64];
+static char dir[TL_SCRATCH_MAX];
 
 static int setup(void **state) {
     (void)state;
-    strcpy(dir, "/tmp/warren-store-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
+    int fd = tl_scratch_make(dir, sizeof dir, "store");
+    if (fd < 0) return -1;
+    close(fd);
+    return 0;
 }
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd);
+    return tl_scratch_remove(dir);
 }
 
 static wr_tenant tenant(const char *id, const char *name, uid_t uid, double t) {
@@ -62,7 +63,7 @@ static void rows_survive_reopen(void **state) {
     assert_string_equal(got.saas_user_id, "alice@example.com");
 
     /* Registry files are warren's alone: they name every tenant. */
-    char path[128];
+    char path[PATH_MAX];
     struct stat st;
     snprintf(path, sizeof path, "%s/registry.db", dir);
     assert_int_equal(stat(path, &st), 0);
@@ -169,7 +170,7 @@ static void rollback_leaves_nothing(void **state) {
 
 static void newer_schema_refused(void **state) {
     (void)state;
-    char path[128];
+    char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/registry.db", dir);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
@@ -193,7 +194,7 @@ static void unopenable_dir_named(void **state) {
     (void)state;
     wr_store *s;
     wr_err e = WR_ERR_INIT;
-    char path[128];
+    char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/file", dir);
     FILE *f = fopen(path, "w");
     fclose(f);

@@ -17,19 +17,17 @@
 
 #include "store.h"
 #include "tenant.h"
+#include "testlib.h"
 
 #define UID_LO 3900001u
 
-static char top[64];
+static char top[TL_SCRATCH_MAX];
 static wr_config cfg;
 
 static void write_file(const char *name, const char *content) {
     char p[1024];
     snprintf(p, sizeof p, "%s/%s", cfg.etc_dir, name);
-    FILE *f = fopen(p, "w");
-    assert_non_null(f);
-    fputs(content, f);
-    fclose(f);
+    tl_write_at(AT_FDCWD, p, content, 0644);
 }
 
 static char *read_file(const char *name) {
@@ -55,8 +53,9 @@ static bool file_has_line_prefix(const char *file, const char *prefix) {
 
 static int setup(void **state) {
     (void)state;
-    strcpy(top, "/tmp/warren-tenant-XXXXXX");
-    if (!mkdtemp(top)) return -1;
+    int fd = tl_scratch_make(top, sizeof top, "tenant");
+    if (fd < 0) return -1;
+    close(fd);
     wr_config_defaults(&cfg, NULL);
     cfg.root_mode = true;
     snprintf(cfg.etc_dir, sizeof cfg.etc_dir, "%s/etc", top);
@@ -74,9 +73,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", top);
-    return system(cmd);
+    return tl_scratch_remove(top);
 }
 
 static void lifecycle(void **state) {

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "accounts.h"
+#include "testlib.h"
 #include "util.h"
 
 enum { MIN = 60001, MAX = 199999 };
@@ -39,10 +40,7 @@ static void path_of(char p[PATH_MAX], const char *file) {
 static void write_file(const char *file, const char *content) {
     char p[PATH_MAX];
     path_of(p, file);
-    FILE *f = fopen(p, "we");
-    assert_non_null(f);
-    assert_int_equal(fwrite(content, 1, strlen(content), f), strlen(content));
-    assert_int_equal(fclose(f), 0);
+    tl_write_at(AT_FDCWD, p, content, 0644);
 }
 
 static void append_file(const char *file, const char *content) {
@@ -55,9 +53,9 @@ static void append_file(const char *file, const char *content) {
 }
 
 static int setup(void **state) {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(scratch, sizeof scratch, "%s/warren-uidset-XXXXXX", tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(scratch));
+    int fd = tl_scratch_make(scratch, sizeof scratch, "uidset");
+    assert_true(fd >= 0);
+    close(fd);
     snprintf(etc, sizeof etc, "%s/etc", scratch);
     assert_int_equal(mkdir(etc, 0755), 0);
     write_file("passwd", PASSWD);
@@ -68,16 +66,7 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-    DIR *d = opendir(etc);
-    if (d) {
-        struct dirent *de;
-        while ((de = readdir(d)))
-            if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
-                unlinkat(dirfd(d), de->d_name, 0);
-        closedir(d);
-    }
-    rmdir(etc);
-    rmdir(scratch);
+    tl_scratch_remove(scratch);
     return 0;
 }
 
@@ -359,25 +348,15 @@ static void host_etc_through_nss(void **state) {
     wr_uidset_free(s);
 }
 
-static int count_fds(void) {
-    DIR *d = opendir("/proc/self/fd");
-    assert_non_null(d);
-    int n = 0;
-    while (readdir(d))
-        n++;
-    closedir(d);
-    return n;
-}
-
 static void no_fd_left_open(void **state) {
-    int before = count_fds();
+    int before = tl_count_fds();
     wr_uidset *s = load(MIN, MAX);
     append_file("passwd", "eve:x:60050:60050::/home/eve:/bin/sh\n");
     assert_int_equal(wr_uidset_refresh(s, NULL), 0);
     wr_uidset_note_added(s, 60060, "warren_x");
     wr_uidset_note_removed(s, 60060, "warren_x");
     wr_uidset_free(s);
-    assert_int_equal(count_fds(), before);
+    assert_int_equal(tl_count_fds(), before);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)

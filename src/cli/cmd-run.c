@@ -1,0 +1,139 @@
+/* warren run [--level L] [--service S] [--cwd DIR] [--env K=V]... [--timeout S]
+ *            [--tty] [--shell CMD] TENANT [-- CMD [ARG...]]
+ *
+ * Output streams through as the program writes it (the run gets warren's own
+ * stdio, or with --tty a terminal of its own that warren relays). The exit
+ * status is the program's, 128+N if signal N ended it; warren's own failures
+ * are 125 (setup), 126 (cannot execute) and 127 (not found), with a message
+ * naming the step. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "run.h"
+
+/* --- a terminal of the run's own ------------------------------------------- */
+
+typedef struct pty {
+    int master, slave;
+    bool raw;
+    struct termios saved;
+} pty;
+
+static volatile sig_atomic_t winch;
+static void on_winch(int sig) {
+    (void)sig;
+    winch = 1;
+}
+
+static int pty_open(pty *t, wr_err *e) {
+    t->master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (t->master < 0 || grantpt(t->master) < 0 || unlockpt(t->master) < 0)
+        return wr_sys(e, errno, "cannot allocate a terminal for the run");
+    /* TIOCGPTPEER opens the peer through the master: no path to race on. */
+    t->slave = ioctl(t->master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (t->slave < 0) return wr_sys(e, errno, "cannot open the run's terminal");
+    struct winsize ws;
+    if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) ioctl(t->master, TIOCSWINSZ, &ws);
+    if (tcgetattr(STDIN_FILENO, &t->saved) == 0) {
+        struct termios raw = t->saved;
+        cfmakeraw(&raw);
+        t->raw = tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
+    }
+    signal(SIGWINCH, on_winch);
+    return 0;
+}
+
+static void pty_restore(pty *t) {
+    if (t->raw) tcsetattr(STDIN_FILENO, TCSANOW, &t->saved);
+}
+
+static bool copy_some(int from, int to) {
+    char buf[4096];
+    ssize_t n = read(from, buf, sizeof buf);
+    if (n <= 0) return false;
+    for (ssize_t off = 0; off < n;) {
+        ssize_t w = write(to, buf + off, (size_t)(n - off));
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return false;
+        off += w;
+    }
+    return true;
+}
+
+/* Relays between warren's terminal and the run's until the program ends. */
+static void pty_relay(pty *t, wr_run *run) {
+    bool in_open = true;
+    for (;;) {
+        if (winch) {
+            winch = 0;
+            struct winsize ws;
+            if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) ioctl(t->master, TIOCSWINSZ, &ws);
+        }
+        struct pollfd p[3] = {{.fd = t->master, .events = POLLIN},
+                              {.fd = in_open ? STDIN_FILENO : -1, .events = POLLIN},
+                              {.fd = wr_run_pidfd(run), .events = POLLIN}};
+        if (poll(p, 3, -1) < 0 && errno != EINTR) break;
+        if (p[0].revents & POLLIN) copy_some(t->master, STDOUT_FILENO);
+        else if (p[0].revents & (POLLHUP | POLLERR)) break;
+        if (p[1].revents & (POLLIN | POLLHUP) && !copy_some(STDIN_FILENO, t->master)) in_open = false;
+        if (p[2].revents & POLLIN) {
+            /* Drain what the program wrote before it ended. */
+            while (poll(p, 1, 20) > 0 && p[0].revents & POLLIN && copy_some(t->master, STDOUT_FILENO)) {}
+            break;
+        }
+    }
+}
+
+/* --- the command ------------------------------------------------------------- */
+
+int cmd_run(cli *c, char **args) {
+    wr_err e = WR_ERR_INIT;
+    wr_run_spec spec = {.tenant = args[0], .service = c->service, .cwd = c->cwd,
+                        .shell = c->shell, .timeout = c->timeout, .tty = c->tty,
+                        .stdio = {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO}};
+    spec.argv = (const char *const *)(args + 1);
+    spec.env = (const char *const *)c->env;
+    if (wr_level_parse(c->level ? c->level : "strong", &spec.level, &e) < 0) {
+        fprintf(stderr, "warren: %s\n", e.msg);
+        return EXIT_USAGE;
+    }
+    if (!c->shell && !args[1]) return cli_usage_error("run: give a command after '--', or --shell");
+    if (c->shell && args[1]) return cli_usage_error("run: give a command or --shell, not both");
+    int rc = cli_open(c);
+    if (rc) return rc;
+    if (!c->cfg.root_mode && spec.level == WR_LEVEL_BASIC)
+        fprintf(stderr, "warren: note: without root, basic gives no uid separation: the run has "
+                        "your uid\n");
+
+    pty t = {.master = -1, .slave = -1};
+    if (c->tty) {
+        if (pty_open(&t, &e) < 0) return cli_fail(c, &e);
+        spec.stdio[0] = spec.stdio[1] = spec.stdio[2] = t.slave;
+    }
+    wr_run *run;
+    int r = wr_run_start(c->w, &spec, &run, &e);
+    if (t.slave >= 0) close(t.slave);
+    if (r < 0) {
+        pty_restore(&t);
+        return cli_fail(c, &e);
+    }
+    if (c->tty) pty_relay(&t, run);
+    wr_run_result res;
+    r = wr_run_wait(run, &res, &e);
+    pty_restore(&t);
+    wr_run_free(run);
+    if (t.master >= 0) close(t.master);
+    if (r < 0) return cli_fail(c, &e);
+    if (res.timed_out)
+        fprintf(stderr, "warren: run timed out after %g s; its processes were ended\n", c->timeout);
+    return res.signal ? 128 + res.signal : res.exit_code;
+}

@@ -1,0 +1,598 @@
+/* Run tracking in the cgroup v2 hierarchy (see cgroup.h).
+ *
+ * Finding our place: /proc/self/cgroup's "0::" line names warren's cgroup
+ * relative to the root of its cgroup namespace; /proc/self/mountinfo names,
+ * for each cgroup2 mount, which cgroup it shows (its root, relative to the
+ * same namespace root) and where. warren's cgroup is the mount point plus the
+ * part of its path below the mount's root. A cgroup that no cgroup2 mount
+ * shows (a namespace whose mount is the host's, a mount of another subtree,
+ * a cgroup removed under us) is an error that says so: warren never guesses
+ * a place elsewhere in the hierarchy.
+ *
+ * Everything below <own>/warren is reached with *at calls on directory fds;
+ * tenant and run names are checked to be single plain path components first.
+ *
+ * Killing: cgroup.kill (Linux 5.14) sends SIGKILL to every process of the
+ * cgroup and its descendants at once, and forks racing it fail. Without it,
+ * processes are signalled from cgroup.procs, sweep after sweep, until the
+ * cgroup is empty; each pid is pinned with a pidfd and signalled only when it
+ * is still listed after the pidfd was taken, so a pid that was reused by a
+ * process outside the cgroup is never signalled. Either way, cgroup.events
+ * ("populated 0") says when the last process is gone; a change of it wakes
+ * poll() with POLLPRI. */
+#include "cgroup.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
+#include <time.h>
+
+#include "util.h"
+
+#define KILL_DEADLINE_MS 5000
+#define POLL_SLICE_MS 250
+/* How deep removal descends into cgroups a run made below its own. */
+#define REMOVE_DEPTH_MAX 32
+
+struct wr_cgroups {
+    int dir_fd; /* <own>/warren */
+    char *path; /* its absolute path */
+};
+
+static bool force_fallback;
+
+void wr_cgroup_force_fallback(bool on) { force_fallback = on; }
+
+static void closedirp(DIR **d) {
+    if (*d) closedir(*d);
+}
+
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The path of an open fd, for messages only. */
+static const char *fd_name(int fd, char *buf, size_t size) {
+    char link[64];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, buf, size - 1);
+    if (n < 0) {
+        snprintf(buf, size, "(cgroup fd %d)", fd);
+        return buf;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+/* --- finding warren's cgroup -------------------------------------------------- */
+
+/* Decodes the octal escapes (\040 for a space, \011, \012, \134) that
+ * /proc/self/mountinfo uses in paths, in place. */
+static void unescape_octal(char *s) {
+    char *w = s;
+    for (char *r = s; *r;) {
+        if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+            r[3] >= '0' && r[3] <= '7') {
+            *w++ = (char)(((r[1] - '0') << 6) | ((r[2] - '0') << 3) | (r[3] - '0'));
+            r += 4;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = '\0';
+}
+
+/* If `path` is `root` or below it (at a component boundary), returns the
+ * rest of path after root ("" or "/..."), else NULL. */
+static const char *below(const char *path, const char *root) {
+    if (streq(root, "/")) return streq(path, "/") ? "" : path;
+    size_t n = strlen(root);
+    if (strncmp(path, root, n) != 0) return NULL;
+    if (path[n] != '\0' && path[n] != '/') return NULL;
+    return path + n;
+}
+
+/* Whether the path has a ".." component: in /proc/self/cgroup, a cgroup
+ * outside the reader's cgroup namespace. */
+static bool has_dotdot(const char *p) {
+    for (const char *s = p; (s = strstr(s, "..")); s += 2)
+        if ((s == p || s[-1] == '/') && (s[2] == '\0' || s[2] == '/')) return true;
+    return false;
+}
+
+/* Reads warren's cgroup v2 path from /proc/self/cgroup into *ret. */
+static int read_own_cgroup(char **ret, wr_err *e) {
+    _cleanup_fclose_ FILE *f = fopen("/proc/self/cgroup", "re");
+    if (!f) return wr_sys(e, errno, "reading /proc/self/cgroup");
+    _cleanup_free_ char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, f)) >= 0) {
+        if (strncmp(line, "0::", 3) != 0) continue;
+        if (n > 0 && line[n - 1] == '\n') line[--n] = '\0';
+        const char *p = line + 3;
+        static const char deleted[] = " (deleted)";
+        size_t l = strlen(p);
+        if (l >= sizeof deleted - 1 && streq(p + l - (sizeof deleted - 1), deleted))
+            return wr_fail(e, WR_ERR_SYSTEM, ENOENT,
+                           "warren's cgroup %s has been removed (/proc/self/cgroup)", p);
+        if (p[0] != '/')
+            return wr_fail(e, WR_ERR_SYSTEM, EINVAL,
+                           "/proc/self/cgroup: cgroup v2 path \"%s\" is not absolute", p);
+        if (has_dotdot(p))
+            return wr_fail(e, WR_ERR_SYSTEM, ENOENT,
+                           "warren's cgroup %s lies outside its cgroup namespace "
+                           "(/proc/self/cgroup): start warren inside the namespace's cgroup",
+                           p);
+        char *s = strdup(p);
+        if (!s) return wr_sys(e, ENOMEM, "reading /proc/self/cgroup");
+        *ret = s;
+        return 0;
+    }
+    if (ferror(f)) return wr_sys(e, EIO, "reading /proc/self/cgroup");
+    return wr_fail(e, WR_ERR_SYSTEM, ENOENT,
+                   "/proc/self/cgroup has no cgroup v2 (\"0::\") line: this kernel has no "
+                   "cgroup2 hierarchy");
+}
+
+/* Finds the first cgroup2 mount that shows the cgroup `own` and stores the
+ * absolute path of `own` under it in *ret. */
+static int locate_own(const char *own, char **ret, wr_err *e) {
+    _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (!f) return wr_sys(e, errno, "reading /proc/self/mountinfo");
+    _cleanup_free_ char *line = NULL;
+    _cleanup_free_ char *seen = NULL; /* a cgroup2 mount that did not show `own` */
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, f)) >= 0) {
+        if (n > 0 && line[n - 1] == '\n') line[--n] = '\0';
+        /* id parent major:minor root mount-point options [optional...] - fstype ... */
+        char *fields[6] = {0};
+        char *save = NULL, *tok = strtok_r(line, " ", &save);
+        size_t i = 0;
+        for (; tok && i < ELEMENTSOF(fields); tok = strtok_r(NULL, " ", &save))
+            fields[i++] = tok;
+        if (i < ELEMENTSOF(fields)) continue;
+        while (tok && !streq(tok, "-"))
+            tok = strtok_r(NULL, " ", &save);
+        const char *fstype = tok ? strtok_r(NULL, " ", &save) : NULL;
+        if (!fstype || !streq(fstype, "cgroup2")) continue;
+
+        char *root = fields[3], *mnt = fields[4];
+        unescape_octal(root);
+        unescape_octal(mnt);
+        const char *rest = below(own, root);
+        if (!rest) {
+            if (!seen) {
+                size_t sz = strlen(mnt) + strlen(root) + 16;
+                seen = malloc(sz);
+                if (seen) snprintf(seen, sz, "%s (root %s)", mnt, root);
+            }
+            continue;
+        }
+        size_t sz = strlen(mnt) + strlen(rest) + 1;
+        char *p = malloc(sz);
+        if (!p) return wr_sys(e, ENOMEM, "reading /proc/self/mountinfo");
+        snprintf(p, sz, "%s%s", streq(mnt, "/") && *rest ? "" : mnt, rest);
+        *ret = p;
+        return 0;
+    }
+    if (ferror(f)) return wr_sys(e, EIO, "reading /proc/self/mountinfo");
+    if (seen)
+        return wr_fail(e, WR_ERR_SYSTEM, ENOENT,
+                       "warren's cgroup %s (/proc/self/cgroup) is not visible in any cgroup2 "
+                       "mount (%s shows another part of the hierarchy): mount the cgroup2 "
+                       "hierarchy of warren's cgroup namespace",
+                       own, seen);
+    return wr_fail(e, WR_ERR_SYSTEM, ENOENT,
+                   "no cgroup2 hierarchy is mounted (none in /proc/self/mountinfo): mount one, "
+                   "e.g. at /sys/fs/cgroup/unified");
+}
+
+int wr_cgroups_open(wr_cgroups **ret, wr_err *e) {
+    _cleanup_free_ char *own = NULL;
+    int r = read_own_cgroup(&own, e);
+    if (r < 0) return r;
+    _cleanup_free_ char *own_path = NULL;
+    r = locate_own(own, &own_path, e);
+    if (r < 0) return r;
+
+    _cleanup_close_ int own_fd =
+        open(own_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (own_fd < 0) {
+        if (errno == ENOENT)
+            return wr_fail(e, WR_ERR_SYSTEM, ENOENT,
+                           "warren's cgroup %s (/proc/self/cgroup) should be at %s, which does "
+                           "not exist: is /proc/self/cgroup relative to a cgroup namespace that "
+                           "the cgroup2 mount does not belong to?",
+                           own, own_path);
+        return wr_sys(e, errno, "opening warren's cgroup %s", own_path);
+    }
+    struct statfs sfs;
+    if (fstatfs(own_fd, &sfs) < 0) return wr_sys(e, errno, "statfs %s", own_path);
+    if (sfs.f_type != CGROUP2_SUPER_MAGIC)
+        return wr_fail(e, WR_ERR_SYSTEM, ENOTDIR, "warren's cgroup %s is not on a cgroup2 "
+                       "filesystem", own_path);
+
+    if (mkdirat(own_fd, "warren", 0755) < 0 && errno != EEXIST)
+        return wr_sys(e, errno, "creating cgroup %s/warren", own_path);
+    _cleanup_close_ int fd = openat(own_fd, "warren", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                                                          O_CLOEXEC);
+    if (fd < 0) return wr_sys(e, errno, "opening cgroup %s/warren", own_path);
+
+    wr_cgroups *c = calloc(1, sizeof *c);
+    size_t sz = strlen(own_path) + sizeof "/warren";
+    char *path = malloc(sz);
+    if (!c || !path) {
+        free(c);
+        free(path);
+        return wr_sys(e, ENOMEM, "opening cgroup %s/warren", own_path);
+    }
+    snprintf(path, sz, "%s/warren", streq(own_path, "/") ? "" : own_path);
+    c->path = path;
+    c->dir_fd = TAKE_FD(fd);
+    *ret = c;
+    return 0;
+}
+
+void wr_cgroups_close(wr_cgroups *c) {
+    if (!c) return;
+    if (c->dir_fd >= 0) close(c->dir_fd);
+    free(c->path);
+    free(c);
+}
+
+const char *wr_cgroups_path(const wr_cgroups *c) { return c->path; }
+
+/* --- names -------------------------------------------------------------------- */
+
+/* A tenant or run name becomes one directory name in cgroupfs: one plain
+ * path component, which also cannot be a name the kernel reserves for its
+ * own files ("cgroup.*"). */
+static int check_name(const char *what, const char *name, wr_err *e) {
+    if (!name || !*name) return wr_invalid(e, "%s name is empty", what);
+    size_t n = strlen(name);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)name[i];
+        if (ch < 0x20 || ch == 0x7f)
+            return wr_invalid(e, "%s name contains a control character (byte %zu)", what, i);
+    }
+    if (n > NAME_MAX) return wr_invalid(e, "%s name is longer than %d bytes", what, NAME_MAX);
+    if (streq(name, ".") || streq(name, ".."))
+        return wr_invalid(e, "%s name \"%s\" is not allowed", what, name);
+    if (strchr(name, '/'))
+        return wr_invalid(e, "%s name \"%s\" contains '/'", what, name);
+    if (strncmp(name, "cgroup.", 7) == 0)
+        return wr_invalid(e, "%s name \"%s\" is reserved for the kernel's cgroup files", what,
+                          name);
+    return 0;
+}
+
+static int open_dir_at(int dirfd, const char *name) {
+    return openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/* --- runs ---------------------------------------------------------------------- */
+
+int wr_cgroup_run_create(wr_cgroups *c, const char *tenant, const char *run, wr_err *e) {
+    int r = check_name("tenant", tenant, e);
+    if (r < 0) return r;
+    r = check_name("run", run, e);
+    if (r < 0) return r;
+
+    bool made_tenant = mkdirat(c->dir_fd, tenant, 0755) == 0;
+    if (!made_tenant && errno != EEXIST)
+        return wr_sys(e, errno, "creating cgroup %s/%s", c->path, tenant);
+    _cleanup_close_ int tfd = open_dir_at(c->dir_fd, tenant);
+    if (tfd < 0) {
+        r = wr_sys(e, errno, "opening cgroup %s/%s", c->path, tenant);
+        goto undo_tenant;
+    }
+    if (mkdirat(tfd, run, 0755) < 0) {
+        if (errno == EEXIST)
+            r = wr_exists(e, "run %s of tenant %s has a cgroup already (%s/%s/%s)", run, tenant,
+                          c->path, tenant, run);
+        else
+            r = wr_sys(e, errno, "creating cgroup %s/%s/%s", c->path, tenant, run);
+        goto undo_tenant;
+    }
+    int fd = open_dir_at(tfd, run);
+    if (fd < 0) {
+        r = wr_sys(e, errno, "opening cgroup %s/%s/%s", c->path, tenant, run);
+        (void)unlinkat(tfd, run, AT_REMOVEDIR);
+        goto undo_tenant;
+    }
+    return fd;
+
+undo_tenant:
+    /* Fails harmlessly (EBUSY) when another run appeared in it meanwhile. */
+    if (made_tenant) (void)unlinkat(c->dir_fd, tenant, AT_REMOVEDIR);
+    return r;
+}
+
+/* --- cgroup.events ---------------------------------------------------------------- */
+
+/* Reads "populated" from the open cgroup.events fd. Reading also arms poll()
+ * for the next change. */
+static int read_populated(int fd, bool *ret) {
+    char buf[512];
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    if (n < 0) return -errno;
+    buf[n] = '\0';
+    for (const char *p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        if (strncmp(p, "populated ", 10) != 0) continue;
+        if (p[10] != '0' && p[10] != '1') return -EBADMSG;
+        *ret = p[10] == '1';
+        return 0;
+    }
+    return -EBADMSG;
+}
+
+static int open_events(int dirfd, const char *where, wr_err *e) {
+    int fd = openat(dirfd, "cgroup.events", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return wr_sys(e, errno, "opening %s/cgroup.events", where);
+    return fd;
+}
+
+int wr_cgroup_populated(int dirfd, bool *ret, wr_err *e) {
+    char where[PATH_MAX];
+    _cleanup_close_ int fd = openat(dirfd, "cgroup.events", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return wr_sys(e, errno, "opening %s/cgroup.events", fd_name(dirfd, where,
+                                                                                sizeof where));
+    int r = read_populated(fd, ret);
+    if (r < 0) return wr_sys(e, -r, "reading %s/cgroup.events", fd_name(dirfd, where,
+                                                                           sizeof where));
+    return 0;
+}
+
+/* Waits until the cgroup whose cgroup.events is open at `events` is empty or
+ * the deadline passes; *ret tells which. */
+static int wait_empty(int events, int64_t deadline, bool *emptied, const char *where,
+                      wr_err *e) {
+    for (;;) {
+        bool pop;
+        int r = read_populated(events, &pop);
+        if (r < 0) return wr_sys(e, -r, "reading %s/cgroup.events", where);
+        if (!pop) {
+            *emptied = true;
+            return 0;
+        }
+        int64_t left = deadline - now_ms();
+        if (left <= 0) {
+            *emptied = false;
+            return 0;
+        }
+        struct pollfd pfd = {.fd = events, .events = POLLPRI};
+        if (poll(&pfd, 1, (int)(left < POLL_SLICE_MS ? left : POLL_SLICE_MS)) < 0 &&
+            errno != EINTR)
+            return wr_sys(e, errno, "waiting on %s/cgroup.events", where);
+    }
+}
+
+/* --- killing without cgroup.kill -------------------------------------------------- */
+
+typedef struct pid_list {
+    pid_t *v;
+    size_t n, cap;
+} pid_list;
+
+static int cmp_pid(const void *a, const void *b) {
+    pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Reads the cgroup.procs of dirfd into l (sorted). */
+static int read_procs(int dirfd, pid_list *l) {
+    l->n = 0;
+    _cleanup_close_ int fd = openat(dirfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    _cleanup_fclose_ FILE *f = fdopen(fd, "re");
+    if (!f) return -errno;
+    fd = -1;
+    long v;
+    while (fscanf(f, "%ld", &v) == 1) {
+        if (v <= 0 || v > INT32_MAX) continue;
+        if (l->n == l->cap) {
+            size_t cap = l->cap ? l->cap * 2 : 64;
+            pid_t *nv = realloc(l->v, cap * sizeof *nv);
+            if (!nv) return -ENOMEM;
+            l->v = nv;
+            l->cap = cap;
+        }
+        l->v[l->n++] = (pid_t)v;
+    }
+    if (ferror(f)) return -EIO;
+    qsort(l->v, l->n, sizeof *l->v, cmp_pid);
+    return 0;
+}
+
+/* One sweep over the cgroup at dirfd and, to `depth` levels, its
+ * descendants: SIGKILL to every process still listed after its pidfd was
+ * taken. */
+static int sweep(int dirfd, int depth, const char *where, wr_err *e) {
+    pid_list first = {0}, second = {0};
+    int *pidfds = NULL;
+    int r = read_procs(dirfd, &first);
+    if (r < 0) {
+        wr_sys(e, -r, "reading %s/cgroup.procs", where);
+        goto out;
+    }
+    if (first.n > 0) {
+        pidfds = malloc(first.n * sizeof *pidfds);
+        if (!pidfds) {
+            r = wr_sys(e, ENOMEM, "killing the processes of %s", where);
+            goto out;
+        }
+        for (size_t i = 0; i < first.n; i++) {
+            pidfds[i] = (int)syscall(SYS_pidfd_open, first.v[i], 0);
+            if (pidfds[i] < 0 && errno != ESRCH) {
+                r = wr_sys(e, errno, "pidfd_open of process %d in %s", (int)first.v[i], where);
+                for (size_t j = 0; j < i; j++)
+                    if (pidfds[j] >= 0) close(pidfds[j]);
+                goto out;
+            }
+        }
+        r = read_procs(dirfd, &second);
+        for (size_t i = 0; i < first.n; i++) {
+            if (pidfds[i] < 0) continue;
+            if (r == 0 && bsearch(&first.v[i], second.v, second.n, sizeof *second.v, cmp_pid))
+                (void)syscall(SYS_pidfd_send_signal, pidfds[i], SIGKILL, NULL, 0);
+            close(pidfds[i]);
+        }
+        if (r < 0) {
+            wr_sys(e, -r, "reading %s/cgroup.procs", where);
+            goto out;
+        }
+    }
+    if (depth > 0) {
+        int dfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0) {
+            r = wr_sys(e, errno, "listing %s", where);
+            goto out;
+        }
+        _cleanup_(closedirp) DIR *d = fdopendir(dfd);
+        if (!d) {
+            r = wr_sys(e, errno, "listing %s", where);
+            close(dfd);
+            goto out;
+        }
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            if (de->d_type != DT_DIR || streq(de->d_name, ".") || streq(de->d_name, ".."))
+                continue;
+            _cleanup_close_ int cfd = open_dir_at(dfd, de->d_name);
+            if (cfd < 0) continue; /* removed meanwhile */
+            char sub[PATH_MAX];
+            snprintf(sub, sizeof sub, "%s/%s", where, de->d_name);
+            r = sweep(cfd, depth - 1, sub, e);
+            if (r < 0) goto out;
+        }
+    }
+    r = 0;
+out:
+    free(first.v);
+    free(second.v);
+    free(pidfds);
+    return r;
+}
+
+int wr_cgroup_kill(int dirfd, wr_err *e) {
+    char where[PATH_MAX];
+    fd_name(dirfd, where, sizeof where);
+    int64_t deadline = now_ms() + KILL_DEADLINE_MS;
+    _cleanup_close_ int events = open_events(dirfd, where, e);
+    if (events < 0) return events;
+
+    bool fallback = force_fallback;
+    if (!fallback) {
+        _cleanup_close_ int fd = openat(dirfd, "cgroup.kill", O_WRONLY | O_CLOEXEC);
+        if (fd < 0 && errno != ENOENT)
+            return wr_sys(e, errno, "opening %s/cgroup.kill", where);
+        if (fd < 0)
+            fallback = true; /* before Linux 5.14 */
+        else if ((errno = 0, write(fd, "1", 1)) != 1)
+            return wr_sys(e, errno ? errno : EIO, "writing %s/cgroup.kill", where);
+    }
+
+    bool emptied = false;
+    int r;
+    if (!fallback) {
+        r = wait_empty(events, deadline, &emptied, where, e);
+        if (r < 0) return r;
+    } else {
+        for (int64_t pause = 1;; pause = pause < 64 ? pause * 2 : pause) {
+            r = sweep(dirfd, REMOVE_DEPTH_MAX, where, e);
+            if (r < 0) return r;
+            int64_t until = now_ms() + pause;
+            r = wait_empty(events, until < deadline ? until : deadline, &emptied, where, e);
+            if (r < 0) return r;
+            if (emptied || now_ms() >= deadline) break;
+        }
+    }
+    if (!emptied)
+        return wr_fail(e, WR_ERR_BUSY, EBUSY,
+                       "cgroup %s still has processes %d s after they were killed", where,
+                       KILL_DEADLINE_MS / 1000);
+    return 0;
+}
+
+/* --- removal ----------------------------------------------------------------------- */
+
+/* Removes the cgroup `name` in dirfd and any cgroups below it (all must be
+ * empty). Missing is fine. */
+static int remove_cgroup(int dirfd, const char *name, const char *where, int depth, wr_err *e) {
+    if (unlinkat(dirfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT) return 0;
+    if (errno != EBUSY) return wr_sys(e, errno, "removing cgroup %s", where);
+
+    /* Busy: it has processes, or cgroups below it. */
+    _cleanup_close_ int fd = open_dir_at(dirfd, name);
+    if (fd < 0) {
+        if (errno == ENOENT) return 0;
+        return wr_sys(e, errno, "opening cgroup %s", where);
+    }
+    int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return wr_sys(e, errno, "listing cgroup %s", where);
+    _cleanup_(closedirp) DIR *d = fdopendir(dfd);
+    if (!d) {
+        int r = wr_sys(e, errno, "listing cgroup %s", where);
+        close(dfd);
+        return r;
+    }
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_type != DT_DIR || streq(de->d_name, ".") || streq(de->d_name, "..")) continue;
+        char sub[PATH_MAX];
+        snprintf(sub, sizeof sub, "%s/%s", where, de->d_name);
+        if (depth >= REMOVE_DEPTH_MAX)
+            return wr_fail(e, WR_ERR_BUSY, EBUSY,
+                           "cgroup %s has cgroups nested more than %d levels deep", sub,
+                           REMOVE_DEPTH_MAX);
+        int r = remove_cgroup(fd, de->d_name, sub, depth + 1, e);
+        if (r < 0) return r;
+    }
+    if (unlinkat(dirfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT) return 0;
+    if (errno == EBUSY)
+        return wr_fail(e, WR_ERR_BUSY, EBUSY, "cgroup %s still has processes: kill them first",
+                       where);
+    return wr_sys(e, errno, "removing cgroup %s", where);
+}
+
+int wr_cgroup_run_remove(wr_cgroups *c, const char *tenant, const char *run, wr_err *e) {
+    int r = check_name("tenant", tenant, e);
+    if (r < 0) return r;
+    r = check_name("run", run, e);
+    if (r < 0) return r;
+    _cleanup_close_ int tfd = open_dir_at(c->dir_fd, tenant);
+    if (tfd < 0) {
+        if (errno == ENOENT) return 0;
+        return wr_sys(e, errno, "opening cgroup %s/%s", c->path, tenant);
+    }
+    char where[PATH_MAX];
+    snprintf(where, sizeof where, "%s/%s/%s", c->path, tenant, run);
+    return remove_cgroup(tfd, run, where, 0, e);
+}
+
+int wr_cgroup_tenant_destroy(wr_cgroups *c, const char *tenant, wr_err *e) {
+    int r = check_name("tenant", tenant, e);
+    if (r < 0) return r;
+    _cleanup_close_ int tfd = open_dir_at(c->dir_fd, tenant);
+    if (tfd < 0) {
+        if (errno == ENOENT) return 0;
+        return wr_sys(e, errno, "opening cgroup %s/%s", c->path, tenant);
+    }
+    /* Killing the tenant's cgroup kills every run below it. */
+    r = wr_cgroup_kill(tfd, e);
+    if (r < 0) return r;
+    char where[PATH_MAX];
+    snprintf(where, sizeof where, "%s/%s", c->path, tenant);
+    return remove_cgroup(c->dir_fd, tenant, where, 0, e);
+}
