@@ -77,6 +77,7 @@ int cmd_sandbox_path(cli *c, char **args);
 int cmd_demo(cli *c, char **args);
 int cmd_repair(cli *c, char **args);
 int cmd_run(cli *c, char **args);
+int cmd_audit(cli *c, char **args);
 int cmd_help(cli *c, char **args);
 void print_usage(FILE *f);
 void print_command_help(FILE *f, const command *cmd);

@@ -78,10 +78,13 @@ static void pty_relay(pty *t, wr_run *run) {
             struct winsize ws;
             if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) ioctl(t->master, TIOCSWINSZ, &ws);
         }
-        struct pollfd p[3] = {{.fd = t->master, .events = POLLIN},
+        struct pollfd p[4] = {{.fd = t->master, .events = POLLIN},
                               {.fd = in_open ? STDIN_FILENO : -1, .events = POLLIN},
-                              {.fd = wr_run_pidfd(run), .events = POLLIN}};
-        if (poll(p, 3, -1) < 0 && errno != EINTR) break;
+                              {.fd = wr_run_pidfd(run), .events = POLLIN},
+                              {.fd = wr_run_notify_fd(run), .events = POLLIN}};
+        if (poll(p, 4, -1) < 0 && errno != EINTR) break;
+        /* A refused system call waits for its answer: give it first. */
+        if (p[3].revents & POLLIN) wr_run_service(run, NULL);
         if (p[0].revents & POLLIN) copy_some(t->master, STDOUT_FILENO);
         else if (p[0].revents & (POLLHUP | POLLERR)) break;
         if (p[1].revents & (POLLIN | POLLHUP) && !copy_some(STDIN_FILENO, t->master)) in_open = false;

@@ -40,6 +40,10 @@ const command cli_commands[] = {
      "128+N for signal N; 125 if warren could not set the run up, 126 if the program could\n"
      "not be executed, 127 if it was not found.",
      cmd_run},
+    {"audit", "TENANT", 1, 0, "system calls the strong level refused the tenant",
+     "Lists each system call the strong level's filter refused the tenant's runs, with how\n"
+     "often and when first and last.",
+     cmd_audit},
     {"repair", "", 0, 0, "bring registry, account files and homes back into agreement",
      "Checks every tenant's account lines and restores missing ones, removes accounts warren\n"
      "made that no tenant owns, and retires the UIDs of homes that belong to no tenant. Data is\n"

@@ -38,8 +38,8 @@
 
 #define KILL_DEADLINE_MS 5000
 #define POLL_SLICE_MS 250
-/* How deep removal descends into cgroups a run made below its own. */
-#define REMOVE_DEPTH_MAX 32
+/* How deep killing and removal descend into cgroups a run made below its own. */
+#define NEST_DEPTH_MAX 32
 
 struct wr_cgroups {
     int dir_fd; /* <own>/warren */
@@ -48,7 +48,9 @@ struct wr_cgroups {
 
 static bool force_fallback;
 
-void wr_cgroup_force_fallback(bool on) { force_fallback = on; }
+void wr_cgroup_force_fallback(bool on) {
+    force_fallback = on;
+}
 
 static void closedirp(DIR **d) {
     if (*d) closedir(*d);
@@ -206,8 +208,7 @@ int wr_cgroups_open(wr_cgroups **ret, wr_err *e) {
     r = locate_own(own, &own_path, e);
     if (r < 0) return r;
 
-    _cleanup_close_ int own_fd =
-        open(own_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    _cleanup_close_ int own_fd = open(own_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (own_fd < 0) {
         if (errno == ENOENT)
             return wr_fail(e, WR_ERR_SYSTEM, ENOENT,
@@ -220,13 +221,13 @@ int wr_cgroups_open(wr_cgroups **ret, wr_err *e) {
     struct statfs sfs;
     if (fstatfs(own_fd, &sfs) < 0) return wr_sys(e, errno, "statfs %s", own_path);
     if (sfs.f_type != CGROUP2_SUPER_MAGIC)
-        return wr_fail(e, WR_ERR_SYSTEM, ENOTDIR, "warren's cgroup %s is not on a cgroup2 "
-                       "filesystem", own_path);
+        return wr_fail(e, WR_ERR_SYSTEM, ENOTDIR,
+                       "warren's cgroup %s is not on a cgroup2 filesystem", own_path);
 
     if (mkdirat(own_fd, "warren", 0755) < 0 && errno != EEXIST)
         return wr_sys(e, errno, "creating cgroup %s/warren", own_path);
-    _cleanup_close_ int fd = openat(own_fd, "warren", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                                                          O_CLOEXEC);
+    _cleanup_close_ int fd =
+        openat(own_fd, "warren", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return wr_sys(e, errno, "opening cgroup %s/warren", own_path);
 
     wr_cgroups *c = calloc(1, sizeof *c);
@@ -251,7 +252,9 @@ void wr_cgroups_close(wr_cgroups *c) {
     free(c);
 }
 
-const char *wr_cgroups_path(const wr_cgroups *c) { return c->path; }
+const char *wr_cgroups_path(const wr_cgroups *c) {
+    return c->path;
+}
 
 /* --- names -------------------------------------------------------------------- */
 
@@ -269,8 +272,7 @@ static int check_name(const char *what, const char *name, wr_err *e) {
     if (n > NAME_MAX) return wr_invalid(e, "%s name is longer than %d bytes", what, NAME_MAX);
     if (streq(name, ".") || streq(name, ".."))
         return wr_invalid(e, "%s name \"%s\" is not allowed", what, name);
-    if (strchr(name, '/'))
-        return wr_invalid(e, "%s name \"%s\" contains '/'", what, name);
+    if (strchr(name, '/')) return wr_invalid(e, "%s name \"%s\" contains '/'", what, name);
     if (strncmp(name, "cgroup.", 7) == 0)
         return wr_invalid(e, "%s name \"%s\" is reserved for the kernel's cgroup files", what,
                           name);
@@ -346,18 +348,17 @@ static int open_events(int dirfd, const char *where, wr_err *e) {
 int wr_cgroup_populated(int dirfd, bool *ret, wr_err *e) {
     char where[PATH_MAX];
     _cleanup_close_ int fd = openat(dirfd, "cgroup.events", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return wr_sys(e, errno, "opening %s/cgroup.events", fd_name(dirfd, where,
-                                                                                sizeof where));
+    if (fd < 0)
+        return wr_sys(e, errno, "opening %s/cgroup.events", fd_name(dirfd, where, sizeof where));
     int r = read_populated(fd, ret);
-    if (r < 0) return wr_sys(e, -r, "reading %s/cgroup.events", fd_name(dirfd, where,
-                                                                           sizeof where));
+    if (r < 0)
+        return wr_sys(e, -r, "reading %s/cgroup.events", fd_name(dirfd, where, sizeof where));
     return 0;
 }
 
 /* Waits until the cgroup whose cgroup.events is open at `events` is empty or
- * the deadline passes; *ret tells which. */
-static int wait_empty(int events, int64_t deadline, bool *emptied, const char *where,
-                      wr_err *e) {
+ * the deadline passes; *emptied tells which. */
+static int wait_empty(int events, int64_t deadline, bool *emptied, const char *where, wr_err *e) {
     for (;;) {
         bool pop;
         int r = read_populated(events, &pop);
@@ -372,8 +373,7 @@ static int wait_empty(int events, int64_t deadline, bool *emptied, const char *w
             return 0;
         }
         struct pollfd pfd = {.fd = events, .events = POLLPRI};
-        if (poll(&pfd, 1, (int)(left < POLL_SLICE_MS ? left : POLL_SLICE_MS)) < 0 &&
-            errno != EINTR)
+        if (poll(&pfd, 1, (int)(left < POLL_SLICE_MS ? left : POLL_SLICE_MS)) < 0 && errno != EINTR)
             return wr_sys(e, errno, "waiting on %s/cgroup.events", where);
     }
 }
@@ -411,7 +411,7 @@ static int read_procs(int dirfd, pid_list *l) {
         l->v[l->n++] = (pid_t)v;
     }
     if (ferror(f)) return -EIO;
-    qsort(l->v, l->n, sizeof *l->v, cmp_pid);
+    if (l->n > 1) qsort(l->v, l->n, sizeof *l->v, cmp_pid);
     return 0;
 }
 
@@ -444,7 +444,8 @@ static int sweep(int dirfd, int depth, const char *where, wr_err *e) {
         r = read_procs(dirfd, &second);
         for (size_t i = 0; i < first.n; i++) {
             if (pidfds[i] < 0) continue;
-            if (r == 0 && bsearch(&first.v[i], second.v, second.n, sizeof *second.v, cmp_pid))
+            if (r == 0 && second.n > 0 &&
+                bsearch(&first.v[i], second.v, second.n, sizeof *second.v, cmp_pid))
                 (void)syscall(SYS_pidfd_send_signal, pidfds[i], SIGKILL, NULL, 0);
             close(pidfds[i]);
         }
@@ -467,8 +468,7 @@ static int sweep(int dirfd, int depth, const char *where, wr_err *e) {
         }
         struct dirent *de;
         while ((de = readdir(d))) {
-            if (de->d_type != DT_DIR || streq(de->d_name, ".") || streq(de->d_name, ".."))
-                continue;
+            if (de->d_type != DT_DIR || streq(de->d_name, ".") || streq(de->d_name, "..")) continue;
             _cleanup_close_ int cfd = open_dir_at(dfd, de->d_name);
             if (cfd < 0) continue; /* removed meanwhile */
             char sub[PATH_MAX];
@@ -495,8 +495,7 @@ int wr_cgroup_kill(int dirfd, wr_err *e) {
     bool fallback = force_fallback;
     if (!fallback) {
         _cleanup_close_ int fd = openat(dirfd, "cgroup.kill", O_WRONLY | O_CLOEXEC);
-        if (fd < 0 && errno != ENOENT)
-            return wr_sys(e, errno, "opening %s/cgroup.kill", where);
+        if (fd < 0 && errno != ENOENT) return wr_sys(e, errno, "opening %s/cgroup.kill", where);
         if (fd < 0)
             fallback = true; /* before Linux 5.14 */
         else if ((errno = 0, write(fd, "1", 1)) != 1)
@@ -510,7 +509,7 @@ int wr_cgroup_kill(int dirfd, wr_err *e) {
         if (r < 0) return r;
     } else {
         for (int64_t pause = 1;; pause = pause < 64 ? pause * 2 : pause) {
-            r = sweep(dirfd, REMOVE_DEPTH_MAX, where, e);
+            r = sweep(dirfd, NEST_DEPTH_MAX, where, e);
             if (r < 0) return r;
             int64_t until = now_ms() + pause;
             r = wait_empty(events, until < deadline ? until : deadline, &emptied, where, e);
@@ -552,10 +551,10 @@ static int remove_cgroup(int dirfd, const char *name, const char *where, int dep
         if (de->d_type != DT_DIR || streq(de->d_name, ".") || streq(de->d_name, "..")) continue;
         char sub[PATH_MAX];
         snprintf(sub, sizeof sub, "%s/%s", where, de->d_name);
-        if (depth >= REMOVE_DEPTH_MAX)
+        if (depth >= NEST_DEPTH_MAX)
             return wr_fail(e, WR_ERR_BUSY, EBUSY,
                            "cgroup %s has cgroups nested more than %d levels deep", sub,
-                           REMOVE_DEPTH_MAX);
+                           NEST_DEPTH_MAX);
         int r = remove_cgroup(fd, de->d_name, sub, depth + 1, e);
         if (r < 0) return r;
     }

@@ -63,6 +63,12 @@ int wr_run_pidfd(const wr_run *r);
 /* Waits for the program to end (or the timeout), then ends the rest of its
  * tree and removes its cgroup. */
 int wr_run_wait(wr_run *r, wr_run_result *ret, wr_err *e);
+/* Strong runs: the seccomp notification fd (else -1). A caller that waits
+ * on the run in its own loop (a terminal relay) must poll it and call
+ * wr_run_service when it is readable: a refused call blocks until answered. */
+int wr_run_notify_fd(const wr_run *r);
+/* Answers one pending refusal and counts it; 1 if one was answered. */
+int wr_run_service(wr_run *r, wr_err *e);
 /* Sends `sig` to the program itself. */
 int wr_run_signal(wr_run *r, int sig, wr_err *e);
 /* Ends the whole tree now; wr_run_wait then reports how it ended. */

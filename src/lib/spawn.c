@@ -18,14 +18,25 @@
  * error pipe and exits with WR_EXIT_SETUP. If execve succeeds, the pipe closes
  * on exec and the parent reads EOF: the program is running.
  *
- * wr_run_wait polls the pidfd (with the timeout), reaps the program, then
- * kills whatever is left in the run's cgroup (daemonised grandchildren
- * included) and removes it. */
+ * At the container level the clone also makes new mount, pid, ipc, uts and
+ * cgroup namespaces; the child joins the tenant's kept network namespace and
+ * enters the private root planned by rootfs.c. At the strong level it then
+ * gives up the bounding set before the uid change, checks no capability is
+ * left, restricts itself with Landlock, and loads the seccomp filter last:
+ * the filter's notification listener is handed to the parent (its number on
+ * the error pipe, the parent takes it with pidfd_getfd and says go on a sync
+ * pipe) before execve would close it.
+ *
+ * wr_run_wait polls the pidfd (with the timeout) and the listener (answering
+ * and counting refused system calls), reaps the program, then kills whatever
+ * is left in the run's cgroup (daemonised grandchildren included), removes
+ * it, and records the refusals in the registry. */
 #include "run.h"
 
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,9 +51,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "cgroup.h"
 #include "fs.h"
 #include "home.h"
+#include "landlock.h"
+#include "netns.h"
+#include "rootfs.h"
+#include "seccomp.h"
+#include "store.h"
 #include "util.h"
 #include "warren-internal.h"
 
@@ -51,6 +68,9 @@
 typedef enum step {
     STEP_SIGNALS,        /* default dispositions, nothing blocked */
     STEP_PARENT_DEATH,   /* die with the parent */
+    STEP_NETNS,          /* container: the tenant's network namespace */
+    STEP_ROOTFS,         /* container: the private root, cwd inside it */
+    STEP_HOSTNAME,       /* container: hostname = the account name */
     STEP_SETSID,         /* own session: no terminal of warren's, own process group */
     STEP_TERMINAL,       /* a tty run: its terminal becomes the controlling one */
     STEP_STDIO,          /* the three stdio fds */
@@ -58,17 +78,25 @@ typedef enum step {
     STEP_CWD,            /* the working directory, from an fd resolved safely */
     STEP_RLIMITS,        /* core 0 and the other limits */
     STEP_UMASK,          /* 077: what the run creates is its own */
+    STEP_BOUNDING,       /* strong: the bounding set, while still allowed to drop it */
     STEP_GROUPS,         /* no supplementary groups */
     STEP_GID,            /* the tenant's gid, real, effective and saved */
     STEP_UID,            /* the tenant's uid, likewise */
     STEP_PARENT_DEATH_2, /* the uid change cleared the death signal: set again */
     STEP_NO_NEW_PRIVS,   /* no setuid, no file capabilities from here on */
+    STEP_NO_CAPS,        /* strong: prove no capability is left */
+    STEP_LANDLOCK,       /* strong: the filesystem it may touch */
+    STEP_SECCOMP,        /* strong: the system-call filter, last before exec */
     STEP_EXEC,
     STEP_MAX,
 } step;
 
 static const char *const step_names[STEP_MAX] = {
     [STEP_SIGNALS] = "reset signals",          [STEP_PARENT_DEATH] = "parent-death signal",
+    [STEP_NETNS] = "join network namespace",   [STEP_ROOTFS] = "private root",
+    [STEP_HOSTNAME] = "hostname",              [STEP_BOUNDING] = "drop bounding set",
+    [STEP_NO_CAPS] = "verify no capabilities", [STEP_LANDLOCK] = "landlock",
+    [STEP_SECCOMP] = "seccomp filter",
     [STEP_SETSID] = "new session",             [STEP_TERMINAL] = "controlling terminal",
     [STEP_STDIO] = "stdio",                    [STEP_CLOSE_FDS] = "close inherited fds",
     [STEP_CWD] = "working directory",          [STEP_RLIMITS] = "resource limits",
@@ -96,7 +124,15 @@ typedef struct plan {
     gid_t gid;
     bool change_ids; /* root mode */
     bool tty;
+    wr_level level;
     pid_t parent;
+    int netns_fd;              /* container */
+    const wr_rootfs *rootfs;   /* container */
+    const char *hostname;      /* container */
+    int landlock;              /* strong: the ruleset, or -1 */
+    int landlock_abi;
+    const wr_seccomp *seccomp; /* strong */
+    int sync_fd;               /* strong: the parent has taken the listener */
     int stdio[3];
     int cwd_fd;
     int err_fd;
@@ -105,16 +141,45 @@ typedef struct plan {
     char **envp;
 } plan;
 
+/* What the child writes on the error pipe: a failed step (and, for the
+ * private root, which part of it), or the number of the seccomp listener. */
 typedef struct report {
     int step;
     int errnum;
+    int detail;
 } report;
 
-static _Noreturn void child_fail(const plan *p, step s, int errnum) {
-    report r = {s, errnum};
+#define REPORT_LISTENER (-1)
+
+static _Noreturn void child_fail_at(const plan *p, step s, int errnum, int detail) {
+    report r = {s, errnum, detail};
     ssize_t n = write(p->err_fd, &r, sizeof r);
     (void)n;
     _exit(WR_EXIT_SETUP);
+}
+
+static _Noreturn void child_fail(const plan *p, step s, int errnum) { child_fail_at(p, s, errnum, 0); }
+
+/* Strong: the rules for what exists only inside the new root. Reading is
+ * allowed from its "/" down, since everything under it is what rootfs.c put
+ * there (read-only system, generated /etc, /proc, /dev); writing only below
+ * /tmp, /dev/shm and the home (the parent's rule, on the home's inode). */
+static int landlock_inside(const plan *p) {
+    static const struct {
+        const char *path;
+        wr_landlock_access access;
+    } inside[] = {{"/", WR_LANDLOCK_READ},
+                  {"/tmp", WR_LANDLOCK_WRITE},
+                  {"/dev/shm", WR_LANDLOCK_WRITE},
+                  {"/dev/pts", WR_LANDLOCK_DEVICE}};
+    for (size_t i = 0; i < ELEMENTSOF(inside); i++) {
+        int fd = open(inside[i].path, O_PATH | O_CLOEXEC);
+        if (fd < 0) continue; /* not every root has every one */
+        int r = wr_landlock_allow(p->landlock, fd, inside[i].access, p->landlock_abi);
+        close(fd);
+        if (r < 0) return r;
+    }
+    return wr_landlock_enforce(p->landlock);
 }
 
 #define CHECK(p, s, cond)                                                                          \
@@ -136,7 +201,16 @@ static _Noreturn void child_main(const plan *p) {
     /* If warren dies, the run must not outlive it unwatched. The parent may
      * have died before this line: then the death signal never comes. */
     CHECK(p, STEP_PARENT_DEATH, prctl(PR_SET_PDEATHSIG, SIGKILL) == 0);
-    if (getppid() != p->parent) child_fail(p, STEP_PARENT_DEATH, ESRCH);
+    /* In a new pid namespace the parent is outside it and getppid() says 0. */
+    bool contained = p->level >= WR_LEVEL_CONTAINER;
+    if (!contained && getppid() != p->parent) child_fail(p, STEP_PARENT_DEATH, ESRCH);
+
+    if (contained) {
+        CHECK(p, STEP_NETNS, setns(p->netns_fd, CLONE_NEWNET) == 0);
+        int part = 0, r = wr_rootfs_enter(p->rootfs, &part);
+        if (r < 0) child_fail_at(p, STEP_ROOTFS, -r, part);
+        CHECK(p, STEP_HOSTNAME, sethostname(p->hostname, strlen(p->hostname)) == 0);
+    }
 
     CHECK(p, STEP_SETSID, setsid() >= 0);
     if (p->tty) CHECK(p, STEP_TERMINAL, ioctl(p->stdio[0], TIOCSCTTY, 0) == 0);
@@ -150,7 +224,9 @@ static _Noreturn void child_main(const plan *p) {
     /* Everything else closes at exec; the error pipe stays usable until then. */
     CHECK(p, STEP_CLOSE_FDS, syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) == 0);
 
-    CHECK(p, STEP_CWD, fchdir(p->cwd_fd) == 0);
+    /* Contained runs are already in their directory, by path inside the new
+     * root: an fd from the host's view would lead back out of it. */
+    if (!contained) CHECK(p, STEP_CWD, fchdir(p->cwd_fd) == 0);
 
     for (size_t i = 0; i < ELEMENTSOF(run_rlimits); i++) {
         struct rlimit l = {run_rlimits[i].soft, run_rlimits[i].hard};
@@ -158,6 +234,13 @@ static _Noreturn void child_main(const plan *p) {
     }
 
     umask(077);
+
+    /* The bounding set can only shrink while CAP_SETPCAP is held, so before
+     * the uid change; the change itself then empties the other sets. */
+    if (p->level == WR_LEVEL_STRONG) {
+        int r = wr_caps_drop_all();
+        if (r < 0) child_fail(p, STEP_BOUNDING, -r);
+    }
 
     if (p->change_ids) {
         /* Groups, then gid, then uid: each later step takes the right to do
@@ -167,10 +250,25 @@ static _Noreturn void child_main(const plan *p) {
         CHECK(p, STEP_UID, syscall(SYS_setresuid, p->uid, p->uid, p->uid) == 0);
         /* The kernel clears the death signal on a credential change. */
         CHECK(p, STEP_PARENT_DEATH_2, prctl(PR_SET_PDEATHSIG, SIGKILL) == 0);
-        if (getppid() != p->parent) child_fail(p, STEP_PARENT_DEATH_2, ESRCH);
+        if (!contained && getppid() != p->parent) child_fail(p, STEP_PARENT_DEATH_2, ESRCH);
     }
 
     CHECK(p, STEP_NO_NEW_PRIVS, prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
+
+    if (p->level == WR_LEVEL_STRONG) {
+        int r = wr_caps_verify_none();
+        if (r < 0) child_fail(p, STEP_NO_CAPS, -r);
+        if (p->landlock >= 0 && (r = landlock_inside(p)) < 0) child_fail(p, STEP_LANDLOCK, -r);
+        /* Last: after this only what the filter allows works, and the
+         * listener must reach the parent before execve closes it. */
+        int listener = wr_seccomp_load(p->seccomp);
+        if (listener < 0) child_fail(p, STEP_SECCOMP, -listener);
+        report hand = {REPORT_LISTENER, 0, listener};
+        char go;
+        if (write(p->err_fd, &hand, sizeof hand) != (ssize_t)sizeof hand ||
+            read(p->sync_fd, &go, 1) != 1)
+            child_fail(p, STEP_SECCOMP, EPIPE);
+    }
 
     execve(p->path, p->argv, p->envp);
     child_fail(p, STEP_EXEC, errno);
@@ -178,10 +276,21 @@ static _Noreturn void child_main(const plan *p) {
 
 /* --- the parent's preparation --------------------------------------------- */
 
+/* Refused system calls of one run, summed by name until the run ends. */
+typedef struct refusal_count {
+    char name[32];
+    uint64_t count;
+} refusal_count;
+
 struct wr_run {
     pid_t pid;
     int pidfd;
     int cgroup_fd;
+    int listener; /* strong: the seccomp notification fd, or -1 */
+    refusal_count refused[64];
+    size_t nrefused;
+    double last_refusal;
+    char saas_user_id[WR_TENANT_ID_MAX + 1];
     char tenant[WR_USERNAME_MAX + 1];
     char id[40];
     double started;
@@ -308,9 +417,11 @@ static int resolve_program(const char *name, char **ret, wr_err *e) {
 }
 
 /* The working directory as an fd: the named directory inside the home, the
- * service's sandbox, or the home; never through a link the tenant planted. */
+ * service's sandbox, or the home; never through a link the tenant planted.
+ * *ret_path is the same directory as a path (contained runs chdir by path
+ * inside their own root). */
 static int open_cwd(warren *w, const wr_run_spec *spec, const wr_tenant *t, int homefd,
-                    wr_err *e) {
+                    char **ret_path, wr_err *e) {
     uid_t owner = w->cfg.root_mode ? t->uid : getuid();
     gid_t group = w->cfg.root_mode ? t->gid : getgid();
     if (spec->cwd) {
@@ -331,11 +442,39 @@ static int open_cwd(warren *w, const wr_run_spec *spec, const wr_tenant *t, int 
                            fd == -ELOOP ? "a link on the way (not followed)"
                            : fd == -EXDEV ? "outside the home"
                                           : strerror(-fd));
+        if (asprintf(ret_path, "%s/%s", t->home_dir, rel) < 0) {
+            close(fd);
+            return wr_sys(e, ENOMEM, "working directory");
+        }
         return fd;
     }
-    if (spec->service) return wr_sandbox_open(homefd, spec->service, owner, group, e);
-    return fcntl(homefd, F_DUPFD_CLOEXEC, 3) >= 0 ? fcntl(homefd, F_DUPFD_CLOEXEC, 3)
-                                                   : wr_sys(e, errno, "home");
+    int fd = spec->service ? wr_sandbox_open(homefd, spec->service, owner, group, e)
+                           : fcntl(homefd, F_DUPFD_CLOEXEC, 3);
+    if (fd < 0) return spec->service ? fd : wr_sys(e, errno, "home");
+    int n = spec->service ? asprintf(ret_path, "%s/sandboxes/%s", t->home_dir, spec->service)
+                          : asprintf(ret_path, "%s", t->home_dir);
+    if (n < 0) {
+        close(fd);
+        return wr_sys(e, ENOMEM, "working directory");
+    }
+    return fd;
+}
+
+/* Strong: the read-write home and the device nodes, as Landlock rules on
+ * inodes the new root shares with the host (its binds). The rest is added by
+ * the child inside the new root (landlock_inside). */
+static int landlock_outside(int ruleset, int abi, int homefd, wr_err *e) {
+    static const char *const devices[] = {"/dev/null",   "/dev/zero",    "/dev/full",
+                                          "/dev/random", "/dev/urandom", "/dev/tty"};
+    for (size_t i = 0; i < ELEMENTSOF(devices); i++) {
+        int fd = open(devices[i], O_PATH | O_CLOEXEC);
+        if (fd < 0) continue;
+        int r = wr_landlock_allow(ruleset, fd, WR_LANDLOCK_DEVICE, abi);
+        close(fd);
+        if (r < 0) return wr_sys(e, -r, "landlock rule for %s", devices[i]);
+    }
+    int r = wr_landlock_allow(ruleset, homefd, WR_LANDLOCK_WRITE, abi);
+    return r < 0 ? wr_sys(e, -r, "landlock rule for the home") : 0;
 }
 
 static int open_devnull(wr_err *e) {
@@ -366,15 +505,23 @@ static int setup_failed(const report *rep, const char *path, wr_err *e) {
     int r = rep->step == STEP_EXEC
                 ? wr_fail(e, WR_ERR_SYSTEM, rep->errnum, "cannot run %s: %s", path,
                           strerror(rep->errnum))
+            : rep->step == STEP_ROOTFS
+                ? wr_fail(e, WR_ERR_SYSTEM, rep->errnum,
+                          "run setup failed at step '%s' (%s): %s", name,
+                          wr_rootfs_step_name(rep->detail), strerror(rep->errnum))
                 : wr_fail(e, WR_ERR_SYSTEM, rep->errnum, "run setup failed at step '%s': %s",
                           name, strerror(rep->errnum));
     if (e && !e->exit_code) e->exit_code = code;
     return r;
 }
 
-static pid_t clone_into(int cgroup_fd, int *ret_pidfd) {
+/* The namespaces a contained run gets new; the network one it joins. */
+#define CONTAINER_NAMESPACES                                                                       \
+    (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP)
+
+static pid_t clone_into(int cgroup_fd, uint64_t namespaces, int *ret_pidfd) {
     struct clone_args args = {
-        .flags = CLONE_PIDFD | CLONE_INTO_CGROUP,
+        .flags = CLONE_PIDFD | CLONE_INTO_CGROUP | namespaces,
         .pidfd = (uint64_t)(uintptr_t)ret_pidfd,
         .exit_signal = SIGCHLD,
         .cgroup = (uint64_t)cgroup_fd,
@@ -383,10 +530,10 @@ static pid_t clone_into(int cgroup_fd, int *ret_pidfd) {
 }
 
 int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
-    if (spec->level != WR_LEVEL_BASIC)
+    if (spec->level != WR_LEVEL_BASIC && !w->cfg.root_mode)
         return wr_fail(e, WR_ERR_INVALID, ENOTSUP,
-                       "level '%s' is not available in this version of warren yet; use --level "
-                       "basic",
+                       "level '%s' needs root in this version of warren (user namespaces for "
+                       "non-root mode are not done yet); use --level basic",
                        wr_level_name(spec->level));
     if (!!spec->shell == !!(spec->argv && spec->argv[0]))
         return wr_invalid(e, "a run needs either a command or --shell, not both");
@@ -400,14 +547,44 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
     _cleanup_close_ int homefd = wr_home_open(w->basefd, t.linux_username,
                                               w->cfg.root_mode ? t.uid : getuid(), e);
     if (homefd < 0) return homefd;
-    _cleanup_close_ int cwd = open_cwd(w, spec, &t, homefd, e);
+    _cleanup_free_ char *cwd_path = NULL;
+    _cleanup_close_ int cwd = open_cwd(w, spec, &t, homefd, &cwd_path, e);
     if (cwd < 0) return cwd;
+    bool contained = spec->level >= WR_LEVEL_CONTAINER, strong = spec->level == WR_LEVEL_STRONG;
 
     strv env = {0};
     _cleanup_free_ char *path = NULL;
     char **argv = NULL;
     _cleanup_close_ int devnull = -1, err_r = -1, err_w = -1, cgfd = -1;
+    _cleanup_close_ int netns = -1, ruleset = -1, sync_r = -1, sync_w = -1;
+    wr_rootfs *root = NULL;
+    wr_seccomp *filter = NULL;
+    int abi = 0;
     wr_run *run = NULL;
+    if (contained) {
+        if ((r = netns = wr_netns_open(w->cfg.state_dir, t.linux_username, e)) < 0) goto out;
+        wr_rootfs_spec rs = {.home_dir = t.home_dir, .home_fd = homefd, .cwd = cwd_path,
+                             .username = t.linux_username, .uid = t.uid, .gid = t.gid,
+                             .hostname = t.linux_username};
+        if ((r = wr_rootfs_plan(&rs, &root, e)) < 0) goto out;
+    }
+    if (strong) {
+        int sp[2];
+        if ((r = wr_seccomp_build(true, &filter, e)) < 0) goto out;
+        if ((r = ruleset = wr_landlock_ruleset(&abi, e)) < 0) {
+            /* A kernel without Landlock still gets every other layer. */
+            if (r != -EOPNOTSUPP) goto out;
+            if (e) wr_err_clear(e);
+            ruleset = -1;
+        } else if ((r = landlock_outside(ruleset, abi, homefd, e)) < 0)
+            goto out;
+        if (pipe2(sp, O_CLOEXEC) < 0) {
+            r = wr_sys(e, errno, "cannot make the run's sync pipe");
+            goto out;
+        }
+        sync_r = sp[0];
+        sync_w = sp[1];
+    }
     if ((r = build_env(spec, &t, &env, e)) < 0) goto out;
     const char *shell_argv[] = {"/bin/sh", "-c", spec->shell, NULL};
     const char *const *args = spec->shell ? shell_argv : spec->argv;
@@ -439,15 +616,19 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
         r = wr_sys(e, ENOMEM, "run");
         goto out;
     }
-    run->pidfd = run->cgroup_fd = -1;
+    run->pidfd = run->cgroup_fd = run->listener = -1;
     run->w = w;
+    snprintf(run->saas_user_id, sizeof run->saas_user_id, "%s", t.saas_user_id);
     snprintf(run->tenant, sizeof run->tenant, "%s", t.linux_username);
     if ((r = run_id(run->id, e)) < 0) goto out;
     if ((r = cgfd = wr_cgroup_run_create(w->cgroups, t.linux_username, run->id, e)) < 0) goto out;
 
     plan pl = {
         .uid = t.uid, .gid = t.gid, .change_ids = w->cfg.root_mode, .tty = spec->tty,
-        .parent = getpid(), .stdio = {stdio[0], stdio[1], stdio[2]}, .cwd_fd = cwd,
+        .level = spec->level, .parent = getpid(), .netns_fd = netns, .rootfs = root,
+        .hostname = t.linux_username, .landlock = ruleset, .landlock_abi = abi,
+        .seccomp = filter, .sync_fd = sync_r,
+        .stdio = {stdio[0], stdio[1], stdio[2]}, .cwd_fd = cwd,
         .err_fd = err_w, .path = path, .argv = argv, .envp = env.v,
     };
 
@@ -457,7 +638,7 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int pidfd = -1;
-    pid_t pid = clone_into(cgfd, &pidfd);
+    pid_t pid = clone_into(cgfd, contained ? CONTAINER_NAMESPACES : 0, &pidfd);
     if (pid == 0) child_main(&pl);
     int clone_errno = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -472,12 +653,24 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
     run->started = now();
     run->deadline = spec->timeout > 0 ? run->started + spec->timeout : 0;
 
-    /* EOF: exec happened. A report: a step failed, and the child has exited. */
+    /* EOF: exec happened. A report: a step failed, and the child has exited.
+     * Strong runs first hand over their seccomp listener. */
     close(TAKE_FD(err_w));
+    if (sync_r >= 0) close(TAKE_FD(sync_r));
     report rep;
     ssize_t n;
-    do n = read(err_r, &rep, sizeof rep);
-    while (n < 0 && errno == EINTR);
+    for (;;) {
+        do n = read(err_r, &rep, sizeof rep);
+        while (n < 0 && errno == EINTR);
+        if (n != (ssize_t)sizeof rep || rep.step != REPORT_LISTENER) break;
+        run->listener = (int)syscall(SYS_pidfd_getfd, pidfd, rep.detail, 0);
+        if (run->listener < 0 || write(sync_w, "g", 1) != 1) {
+            r = wr_sys(e, errno, "cannot take the run's seccomp listener");
+            wr_run_free(run);
+            run = NULL;
+            goto out;
+        }
+    }
     if (n != 0) {
         if (n == (ssize_t)sizeof rep) r = setup_failed(&rep, path, e);
         else r = wr_sys(e, n < 0 ? errno : EPROTO, "cannot read the run's setup report");
@@ -490,6 +683,8 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
 out:
     free(run);
     strv_free(&env);
+    wr_rootfs_free(root);
+    wr_seccomp_free(filter);
     return r;
 }
 
@@ -529,6 +724,36 @@ static int end_tree(wr_run *r, wr_err *e) {
     return rc;
 }
 
+int wr_run_notify_fd(const wr_run *r) { return r->listener; }
+
+int wr_run_service(wr_run *r, wr_err *e) {
+    if (r->listener < 0) return 0;
+    wr_seccomp_refusal x;
+    int q = wr_seccomp_handle(r->listener, &x, e);
+    if (q == -ENOENT) return 0; /* the task died meanwhile */
+    if (q < 0) return q;
+    r->last_refusal = wr_now();
+    size_t i = 0;
+    while (i < r->nrefused && !streq(r->refused[i].name, x.name)) i++;
+    if (i == r->nrefused) {
+        if (i == ELEMENTSOF(r->refused)) i--; /* a run refused that many kinds: pool the rest */
+        else r->nrefused++;
+        snprintf(r->refused[i].name, sizeof r->refused[i].name, "%s",
+                 i == ELEMENTSOF(r->refused) - 1 ? "(other)" : x.name);
+    }
+    r->refused[i].count++;
+    return 1;
+}
+
+/* Into the registry, so `warren audit` lists them; a failure here must not
+ * hide how the run ended, so it is not reported as the run's error. */
+static void record_refusals(wr_run *r) {
+    for (size_t i = 0; i < r->nrefused; i++)
+        wr_store_add_refusal(r->w->store, r->saas_user_id, r->refused[i].name,
+                             r->refused[i].count, r->last_refusal, NULL);
+    r->nrefused = 0;
+}
+
 int wr_run_wait(wr_run *r, wr_run_result *ret, wr_err *e) {
     while (!r->reaped) {
         int ms = -1;
@@ -536,10 +761,15 @@ int wr_run_wait(wr_run *r, wr_run_result *ret, wr_err *e) {
             double left = r->deadline - now();
             ms = left <= 0 ? 0 : (int)(left * 1000) + 1;
         }
-        struct pollfd pfd = {.fd = r->pidfd, .events = POLLIN};
-        int n = poll(&pfd, 1, ms);
+        struct pollfd pfd[2] = {{.fd = r->pidfd, .events = POLLIN},
+                                {.fd = r->listener, .events = POLLIN}};
+        int n = poll(pfd, 2, ms);
         if (n < 0 && errno != EINTR) return wr_sys(e, errno, "waiting for the run");
-        if (n > 0) {
+        if (n > 0 && pfd[1].revents & POLLIN) {
+            int q = wr_run_service(r, e);
+            if (q < 0) return q;
+        }
+        if (n > 0 && pfd[0].revents & POLLIN) {
             reap(r);
             break;
         }
@@ -550,6 +780,7 @@ int wr_run_wait(wr_run *r, wr_run_result *ret, wr_err *e) {
         }
     }
     int q = end_tree(r, e);
+    record_refusals(r);
     if (q < 0) return q;
     *ret = r->result;
     return 0;
@@ -575,6 +806,8 @@ void wr_run_free(wr_run *r) {
         reap(r);
     }
     end_tree(r, NULL);
+    record_refusals(r);
     if (r->pidfd >= 0) close(r->pidfd);
+    if (r->listener >= 0) close(r->listener);
     free(r);
 }

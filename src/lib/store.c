@@ -40,6 +40,15 @@ static const char *const migrations[] = {
     "  clean INTEGER NOT NULL"
     ");"
     "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID;",
+    /* 2: system calls the strong level refused, per tenant. */
+    "CREATE TABLE refused_syscalls ("
+    "  saas_user_id TEXT NOT NULL,"
+    "  syscall TEXT NOT NULL,"
+    "  count INTEGER NOT NULL,"
+    "  first_at REAL NOT NULL,"
+    "  last_at REAL NOT NULL,"
+    "  PRIMARY KEY (saas_user_id, syscall)"
+    ") WITHOUT ROWID;",
 };
 
 enum stmt_id {
@@ -58,6 +67,9 @@ enum stmt_id {
     ST_META_SET,
     ST_REUSABLE,
     ST_UNRETIRE,
+    ST_REFUSAL_ADD,
+    ST_REFUSALS,
+    ST_REFUSALS_DROP,
     ST_MAX,
 };
 
@@ -82,6 +94,12 @@ static const char *const stmt_sql[ST_MAX] = {
     [ST_REUSABLE] = "SELECT uid FROM retired_uids WHERE clean = 1 AND uid BETWEEN ?1 AND ?2 "
                     "ORDER BY retired_at LIMIT 1",
     [ST_UNRETIRE] = "DELETE FROM retired_uids WHERE uid = ?1",
+    [ST_REFUSAL_ADD] = "INSERT INTO refused_syscalls (saas_user_id, syscall, count, first_at, last_at) "
+                       "VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (saas_user_id, syscall) DO UPDATE "
+                       "SET count = count + ?3, last_at = ?4",
+    [ST_REFUSALS] = "SELECT syscall, count, first_at, last_at FROM refused_syscalls "
+                    "WHERE saas_user_id = ?1 ORDER BY count DESC, syscall",
+    [ST_REFUSALS_DROP] = "DELETE FROM refused_syscalls WHERE saas_user_id = ?1",
 };
 
 struct wr_store {
@@ -362,6 +380,10 @@ int wr_store_remove(wr_store *s, const char *saas_user_id, bool clean, wr_err *e
     sqlite3_bind_double(rt, 3, wr_now());
     sqlite3_bind_int(rt, 4, clean);
     if ((r = step_done(s, rt, e, "retire uid")) < 0) goto fail;
+    sqlite3_stmt *rd = stmt(s, ST_REFUSALS_DROP, e);
+    if (!rd) { r = -EIO; goto fail; }
+    sqlite3_bind_text(rd, 1, saas_user_id, -1, SQLITE_STATIC);
+    if ((r = step_done(s, rd, e, "drop refusals")) < 0) goto fail;
     return wr_store_commit(s, e);
 fail:
     wr_store_rollback(s);
@@ -459,4 +481,36 @@ int wr_store_set_meta(wr_store *s, const char *key, const char *value, wr_err *e
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
     return step_done(s, st, e, "write meta");
+}
+
+int wr_store_add_refusal(wr_store *s, const char *saas_user_id, const char *syscall,
+                         uint64_t count, double when, wr_err *e) {
+    sqlite3_stmt *st = stmt(s, ST_REFUSAL_ADD, e);
+    if (!st) return -EIO;
+    sqlite3_bind_text(st, 1, saas_user_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, syscall, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)count);
+    sqlite3_bind_double(st, 4, when);
+    return step_done(s, st, e, "record refused syscall");
+}
+
+int wr_store_foreach_refusal(wr_store *s, const char *saas_user_id,
+                             int (*fn)(const wr_refusal *r, void *userdata), void *userdata,
+                             wr_err *e) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, stmt_sql[ST_REFUSALS], -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, e, "prepare");
+    sqlite3_bind_text(st, 1, saas_user_id, -1, SQLITE_STATIC);
+    int rc, r = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        wr_refusal x = {0};
+        copy_text(x.syscall, sizeof x.syscall, st, 0);
+        x.count = (uint64_t)sqlite3_column_int64(st, 1);
+        x.first_at = sqlite3_column_double(st, 2);
+        x.last_at = sqlite3_column_double(st, 3);
+        if ((r = fn(&x, userdata)) != 0) break;
+    }
+    if (r == 0 && rc != SQLITE_DONE) r = db_fail(s, e, "list refusals");
+    sqlite3_finalize(st);
+    return r;
 }

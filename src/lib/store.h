@@ -60,3 +60,11 @@ int wr_store_retire_uid(wr_store *s, uid_t uid, const char *username, bool clean
  * get: -ENOENT if unset; the value is cut to n-1 bytes. */
 int wr_store_get_meta(wr_store *s, const char *key, char *buf, size_t n, wr_err *e);
 int wr_store_set_meta(wr_store *s, const char *key, const char *value, wr_err *e);
+
+/* System calls the strong level refused, per tenant (wr_refusal: tenant.h). */
+int wr_store_add_refusal(wr_store *s, const char *saas_user_id, const char *syscall,
+                         uint64_t count, double when, wr_err *e);
+/* Most frequent first. Stops at fn's first non-zero return and returns it. */
+int wr_store_foreach_refusal(wr_store *s, const char *saas_user_id,
+                             int (*fn)(const wr_refusal *r, void *userdata), void *userdata,
+                             wr_err *e);

@@ -31,6 +31,7 @@
 #include "du.h"
 #include "fs.h"
 #include "home.h"
+#include "netns.h"
 #include "proc.h"
 #include "store.h"
 #include "uidset.h"
@@ -129,7 +130,14 @@ static int undo_create(warren *w, const wr_tenant *t, bool made_home, wr_err *e)
 
 static int finish_delete(warren *w, const wr_tenant *t, wr_err *e) {
     int r;
+    /* Its runs first (their cgroups hold every process, whatever its uid
+     * became), then anything else the uid still owns. */
+    if (wr_ensure_cgroups(w, NULL) >= 0 &&
+        (r = wr_cgroup_tenant_destroy(w->cgroups, t->linux_username, e)) < 0)
+        return r;
     if (w->cfg.root_mode && (r = wr_kill_uid(t->uid, e)) < 0) return r;
+    if (w->cfg.root_mode && (r = wr_netns_remove(w->cfg.state_dir, t->linux_username, e)) < 0)
+        return r;
     if (!t->keep_home && (r = wr_home_remove(w->basefd, t->linux_username, e)) < 0) return r;
     if ((r = wr_account_remove(w, t, e)) < 0) return r;
     /* With the home kept, files of this UID remain: never hand it out again. */
@@ -401,6 +409,38 @@ int wr_tenant_stats(warren *w, const char *id, wr_stats *ret, wr_err *e) {
     s.files = u.inodes;
     s.truncated = u.truncated;
     *ret = s;
+    return 0;
+}
+
+typedef struct refusals {
+    wr_refusal *v;
+    size_t n, cap;
+} refusals;
+
+static int collect_refusal(const wr_refusal *x, void *userdata) {
+    refusals *l = userdata;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        wr_refusal *v = realloc(l->v, cap * sizeof *v);
+        if (!v) return -ENOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = *x;
+    return 0;
+}
+
+int wr_tenant_refusals(warren *w, const char *id, wr_refusal **ret, size_t *ret_n, wr_err *e) {
+    wr_tenant t;
+    int r = wr_tenant_get(w, id, &t, e);
+    if (r < 0) return r;
+    refusals l = {0};
+    if ((r = wr_store_foreach_refusal(w->store, id, collect_refusal, &l, e)) < 0) {
+        free(l.v);
+        return r == -ENOMEM ? wr_sys(e, ENOMEM, "refusals") : r;
+    }
+    *ret = l.v;
+    *ret_n = l.n;
     return 0;
 }
 

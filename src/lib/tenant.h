@@ -65,6 +65,17 @@ int wr_tenant_stats(warren *w, const char *saas_user_id, wr_stats *ret, wr_err *
  * and the registry row. */
 int wr_tenant_delete(warren *w, const char *saas_user_id, bool keep_home, wr_err *e);
 
+/* A system call the strong level refused a tenant's runs, summed over them. */
+typedef struct wr_refusal {
+    char syscall[32];
+    uint64_t count;
+    double first_at, last_at;
+} wr_refusal;
+
+/* The tenant's refused system calls, most frequent first (*ret malloc'ed). */
+int wr_tenant_refusals(warren *w, const char *saas_user_id, wr_refusal **ret, size_t *ret_n,
+                       wr_err *e);
+
 typedef struct wr_reconcile_report {
     unsigned tenants_checked;
     unsigned accounts_restored; /* tenants whose account lines were missing or partial */

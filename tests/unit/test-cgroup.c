@@ -22,6 +22,8 @@
 #include <linux/magic.h>
 #include <linux/sched.h>
 #include <signal.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -276,6 +278,61 @@ static void open_finds_own_cgroup(void **state) {
     assert_string_equal(wr_cgroups_path(again), want);
     wr_cgroups_close(again);
     assert_int_equal(tl_count_fds(), fds);
+}
+
+/* In a cgroup namespace rooted at a run's cgroup, /proc/self/cgroup says "/"
+ * while the inherited cgroup2 mount still shows the whole hierarchy: joining
+ * the two would land at the real <mount>/warren, outside warren's cgroup.
+ * open must refuse that, and must work once the namespace's own cgroup2 is
+ * mounted, making warren's group inside the run's cgroup. */
+static void open_respects_cgroup_namespace(void **state) {
+    (void)state;
+    wr_err e = WR_ERR_INIT;
+    char path[PATH_MAX], inner[PATH_MAX];
+    run_path(path, sizeof path, "ns");
+    int n = snprintf(inner, sizeof inner, "%s/warren", path);
+    assert_true(n > 0 && (size_t)n < sizeof inner);
+    int fd = wr_cgroup_run_create(cg, tenant, "ns", &e);
+    assert_true(fd >= 0);
+    char mnt[PATH_MAX], scratch[TL_SCRATCH_MAX];
+    cgroup2_mount(mnt, sizeof mnt);
+    int sfd = tl_scratch_make(scratch, sizeof scratch, "cgroup-ns");
+    assert_true(sfd >= 0);
+    close(sfd);
+
+    pid_t pid = clone_into(fd);
+    if (pid == 0) {
+        CHILD_CHECK(unshare(CLONE_NEWCGROUP | CLONE_NEWNS) == 0);
+        CHILD_CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
+        wr_cgroups *c = NULL;
+        wr_err ce = WR_ERR_INIT;
+        CHILD_CHECK(wr_cgroups_open(&c, &ce) == -ENOENT);
+        CHILD_CHECK(ce.kind == WR_ERR_SYSTEM);
+        CHILD_CHECK(strstr(ce.msg, "not visible") != NULL);
+        CHILD_CHECK(access(inner, F_OK) < 0);
+
+        /* The namespace's own view of the hierarchy, in a private mount
+         * namespace: nothing outside sees it. */
+        CHILD_CHECK(mount("cgroup2", scratch, "cgroup2", 0, NULL) == 0);
+        wr_err_clear(&ce);
+        if (wr_cgroups_open(&c, &ce) < 0) {
+            fprintf(stderr, "wr_cgroups_open in the namespace: %s\n", ce.msg);
+            _exit(1);
+        }
+        char want[PATH_MAX + 16];
+        snprintf(want, sizeof want, "%s/warren", scratch);
+        CHILD_CHECK(streq(wr_cgroups_path(c), want));
+        wr_cgroups_close(c);
+        _exit(0);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_int_equal(tl_scratch_remove(scratch), 0);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_true(exists(inner)); /* made inside the run's cgroup, nowhere else */
+    close(fd);
+    assert_int_equal(wr_cgroup_tenant_destroy(cg, tenant, &e), 0);
+    assert_false(exists(tenant_path));
 }
 
 static void run_create_and_clone_into(void **state) {
@@ -579,6 +636,7 @@ static void no_fd_leaks(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(open_finds_own_cgroup, cleanup),
+        cmocka_unit_test_teardown(open_respects_cgroup_namespace, cleanup),
         cmocka_unit_test_teardown(run_create_and_clone_into, cleanup),
         cmocka_unit_test_teardown(populated_reports, cleanup),
         cmocka_unit_test_teardown(kill_with_cgroup_kill, cleanup),

@@ -203,6 +203,78 @@ static void unopenable_dir_named(void **state) {
     assert_non_null(strstr(e.msg, dir));
 }
 
+static int refusal_cb(const wr_refusal *r, void *u) {
+    wr_refusal *out = u;
+    for (int i = 0; i < 4; i++)
+        if (!out[i].syscall[0]) {
+            out[i] = *r;
+            break;
+        }
+    return 0;
+}
+
+/* Refused system calls add up per tenant and go with the tenant's row. */
+static void refusals_add_up(void **state) {
+    (void)state;
+    wr_store *s;
+    assert_int_equal(wr_store_open(dir, &s, NULL), 0);
+    wr_tenant t = tenant("rita", "warren_717a", 60030, 5.0);
+    assert_int_equal(wr_store_insert(s, &t, NULL), 0);
+    assert_int_equal(wr_store_add_refusal(s, "rita", "unshare", 1, 100.0, NULL), 0);
+    assert_int_equal(wr_store_add_refusal(s, "rita", "ptrace", 1, 101.0, NULL), 0);
+    assert_int_equal(wr_store_add_refusal(s, "rita", "unshare", 2, 102.0, NULL), 0);
+    wr_refusal got[4] = {0};
+    assert_int_equal(wr_store_foreach_refusal(s, "rita", refusal_cb, got, NULL), 0);
+    assert_string_equal(got[0].syscall, "unshare"); /* most frequent first */
+    assert_int_equal(got[0].count, 3);
+    assert_true(got[0].first_at == 100.0 && got[0].last_at == 102.0);
+    assert_string_equal(got[1].syscall, "ptrace");
+    assert_int_equal(got[1].count, 1);
+    assert_int_equal(got[2].syscall[0], 0);
+    assert_int_equal(wr_store_remove(s, "rita", true, NULL), 0);
+    wr_refusal none[4] = {0};
+    assert_int_equal(wr_store_foreach_refusal(s, "rita", refusal_cb, none, NULL), 0);
+    assert_int_equal(none[0].syscall[0], 0);
+    wr_store_close(s);
+}
+
+/* A registry written by the first schema version opens, keeps its rows and
+ * gains the newer tables. */
+static void older_schema_migrates(void **state) {
+    (void)state;
+    char sub[TL_SCRATCH_MAX + 16], path[TL_SCRATCH_MAX + 32];
+    snprintf(sub, sizeof sub, "%s/v1", dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    snprintf(path, sizeof path, "%s/registry.db", sub);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+        "CREATE TABLE tenants (saas_user_id TEXT PRIMARY KEY NOT NULL, linux_username TEXT NOT NULL "
+        "UNIQUE, uid INTEGER NOT NULL UNIQUE, gid INTEGER NOT NULL, home_dir TEXT NOT NULL, "
+        "created_at REAL NOT NULL, state INTEGER NOT NULL, keep_home INTEGER NOT NULL DEFAULT 0);"
+        "CREATE INDEX tenants_unfinished ON tenants(state) WHERE state != 1;"
+        "CREATE TABLE retired_uids (uid INTEGER PRIMARY KEY, linux_username TEXT NOT NULL, "
+        "retired_at REAL NOT NULL, clean INTEGER NOT NULL);"
+        "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID;"
+        "INSERT INTO tenants VALUES ('old', 'warren_01d', 60040, 60040, '/h/warren_01d', 7.5, 1, 0);"
+        "PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    wr_store *s;
+    assert_int_equal(wr_store_open(sub, &s, NULL), 0);
+    wr_tenant got;
+    assert_int_equal(wr_store_get(s, "old", &got, NULL), 0);
+    assert_true(got.created_at == 7.5);
+    assert_int_equal(wr_store_add_refusal(s, "old", "bpf", 1, 1.0, NULL), 0);
+    wr_store_close(s);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 2);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rows_survive_reopen),
@@ -211,6 +283,8 @@ int main(void) {
         cmocka_unit_test(rollback_leaves_nothing),
         cmocka_unit_test(newer_schema_refused),
         cmocka_unit_test(unopenable_dir_named),
+        cmocka_unit_test(refusals_add_up),
+        cmocka_unit_test(older_schema_migrates),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
