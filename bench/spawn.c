@@ -135,17 +135,22 @@ struct row {
     bool first_done;         /* a command row has run once (its errors captured) */
     double *t;
     size_t n, cap;
+    double *start;           /* library rows: the wr_run_start part of each run */
     char na[300];
 };
 
-static void record(row *r, double s) {
+static void record2(row *r, double s, double start) {
     if (r->n == r->cap) {
         r->cap = r->cap ? 2 * r->cap : 1024;
         r->t = realloc(r->t, r->cap * sizeof *r->t);
-        if (!r->t) die("realloc", NULL);
+        r->start = realloc(r->start, r->cap * sizeof *r->start);
+        if (!r->t || !r->start) die("realloc", NULL);
     }
+    r->start[r->n] = start;
     r->t[r->n++] = s;
 }
+
+static void record(row *r, double s) { record2(r, s, 0); }
 
 static int not_available(row *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int not_available(row *r, const char *fmt, ...) {
@@ -281,7 +286,8 @@ static int run_plain(row *r, size_t k, bool rec) {
 
 /* --- the library ----------------------------------------------------------------- */
 
-static int library_once(warren *w, wr_level level, char *err, size_t errlen) {
+/* *ret_started (may be NULL): when wr_run_start returned. */
+static int library_once(warren *w, wr_level level, double *ret_started, char *err, size_t errlen) {
     wr_err e = WR_ERR_INIT;
     wr_run_spec spec = {.tenant = TENANT, .argv = true_argv, .level = level,
                         .stdio = {devnull, devnull, devnull}};
@@ -290,6 +296,7 @@ static int library_once(warren *w, wr_level level, char *err, size_t errlen) {
         msgf(err, errlen, "%s", e.msg[0] ? e.msg : "wr_run_start failed");
         return -1;
     }
+    if (ret_started) *ret_started = now_s();
     wr_run_result res;
     int rc = wr_run_wait(run, &res, &e);
     wr_run_free(run);
@@ -308,10 +315,11 @@ static int library_once(warren *w, wr_level level, char *err, size_t errlen) {
 static int run_library(row *r, size_t k, bool rec) {
     for (size_t i = 0; i < k; i++) {
         char err[sizeof r->na];
-        double t0 = now_s();
-        if (library_once(W, r->level, err, sizeof err) < 0) return not_available(r, "%s", err);
+        double t0 = now_s(), started;
+        if (library_once(W, r->level, &started, err, sizeof err) < 0)
+            return not_available(r, "%s", err);
         double t = now_s() - t0;
-        if (rec) record(r, t);
+        if (rec) record2(r, t, started - t0);
     }
     return 0;
 }
@@ -458,7 +466,7 @@ static tput throughput(const wr_config *cfg, wr_level level, int workers, double
             while (read(go[0], &c, 1) < 0 && errno == EINTR) {}
             double t0 = now_s();
             while ((m.seconds = now_s() - t0) < seconds) {
-                if (library_once(w, level, m.err, sizeof m.err) < 0) break;
+                if (library_once(w, level, NULL, m.err, sizeof m.err) < 0) break;
                 m.runs++;
             }
             wr_close(w);
@@ -517,7 +525,18 @@ static bool etc_is_overlay(void) {
 
 typedef struct stats {
     double median, p95, per_s; /* seconds, seconds, runs/s of one stream */
+    double start_median;       /* library rows: of the wr_run_start parts */
 } stats;
+
+static double median_of(const double *v, size_t n) {
+    double *c = malloc(n * sizeof *c);
+    if (!c) die("malloc", NULL);
+    memcpy(c, v, n * sizeof *c);
+    qsort(c, n, sizeof *c, cmp_double);
+    double m = n % 2 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
+    free(c);
+    return m;
+}
 
 static stats stats_of(const row *r) {
     stats s = {0};
@@ -532,6 +551,7 @@ static stats stats_of(const row *r) {
     s.p95 = c[(rank ? rank : 1) - 1];
     for (size_t i = 0; i < n; i++) sum += c[i];
     s.per_s = (double)n / sum;
+    s.start_median = median_of(r->start, n);
     free(c);
     return s;
 }
@@ -544,8 +564,10 @@ static void print_row(const row *r, double floor_median) {
         return;
     }
     stats s = stats_of(r);
-    printf("  %-52s %9.3f %9.3f %8.0f %7.2fx\n", r->label, s.median * 1e3, s.p95 * 1e3, s.per_s,
+    printf("  %-52s %9.3f %9.3f %8.0f %7.2fx", r->label, s.median * 1e3, s.p95 * 1e3, s.per_s,
            s.median / floor_median);
+    if (r->run == run_library) printf("   start %.3f ms", s.start_median * 1e3);
+    printf("\n");
 }
 
 static void print_header(const char *title, size_t n) {
@@ -738,7 +760,9 @@ int main(int argc, char **argv) {
     print_row(&plain_kept, fl);
     print_row(&plain_new, fl);
     for (int l = 0; l < 3; l++) print_row(&lib[l], fl);
-    printf("  runs/s: one run at a time (1 / mean); x floor: median / the floor's median\n");
+    printf("  runs/s: one run at a time (1 / mean); x floor: median / the floor's median;\n"
+           "  start: median time until wr_run_start returned (the program exec'ed), the rest\n"
+           "  is wr_run_wait and wr_run_free\n");
     printf("\nLibrary, %d worker processes at once for %.0f s each\n", workers, seconds);
     for (int l = 0; l < 3; l++) {
         if (tp[l].runs_per_s > 0)

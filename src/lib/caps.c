@@ -41,8 +41,7 @@ int wr_caps_drop_all(void) {
     /* Keep only what the caller's setgroups/setresgid/setresuid needs; the
      * kernel clears the permitted and effective sets when the uid changes
      * from 0 to another uid, and wr_caps_verify_none checks that it did. */
-    if (capng_updatev(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_SETUID, CAP_SETGID, -1) <
-        0)
+    if (capng_updatev(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_SETUID, CAP_SETGID, -1) < 0)
         return -EINVAL;
     errno = 0;
     if (capng_apply(CAPNG_SELECT_CAPS | CAPNG_SELECT_AMBIENT) != 0)

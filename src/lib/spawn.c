@@ -558,7 +558,7 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
     _cleanup_close_ int devnull = -1, err_r = -1, err_w = -1, cgfd = -1;
     _cleanup_close_ int netns = -1, ruleset = -1, sync_r = -1, sync_w = -1;
     wr_rootfs *root = NULL;
-    wr_seccomp *filter = NULL;
+    const wr_seccomp *filter = NULL;
     int abi = 0;
     wr_run *run = NULL;
     if (contained) {
@@ -570,7 +570,9 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
     }
     if (strong) {
         int sp[2];
-        if ((r = wr_seccomp_build(true, &filter, e)) < 0) goto out;
+        /* The filter is the same for every run: built once per handle. */
+        if (!w->seccomp && (r = wr_seccomp_build(true, &w->seccomp, e)) < 0) goto out;
+        filter = w->seccomp;
         if ((r = ruleset = wr_landlock_ruleset(&abi, e)) < 0) {
             /* A kernel without Landlock still gets every other layer. */
             if (r != -EOPNOTSUPP) goto out;
@@ -684,7 +686,6 @@ out:
     free(run);
     strv_free(&env);
     wr_rootfs_free(root);
-    wr_seccomp_free(filter);
     return r;
 }
 

@@ -33,6 +33,7 @@
 #include "home.h"
 #include "netns.h"
 #include "proc.h"
+#include "seccomp.h"
 #include "store.h"
 #include "uidset.h"
 #include "util.h"
@@ -222,6 +223,7 @@ void wr_close(warren *w) {
     wr_store_close(w->store);
     wr_uidset_free(w->uids);
     wr_cgroups_close(w->cgroups);
+    wr_seccomp_free(w->seccomp);
     if (w->basefd >= 0) close(w->basefd);
     if (w->lockfd >= 0) close(w->lockfd);
     free(w);

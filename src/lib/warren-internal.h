@@ -17,6 +17,7 @@ struct warren {
     int basefd;      /* the users base */
     int lockfd;      /* <state_dir>/lock: one mutation at a time, host-wide */
     wr_cgroups *cgroups; /* opened on the first run */
+    struct wr_seccomp *seccomp; /* the strong level's filter, built on first use */
 };
 
 /* Opens the cgroup hierarchy runs are tracked in, on first use. */

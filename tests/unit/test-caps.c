@@ -173,7 +173,9 @@ static int become_tenant(void) {
     return 0;
 }
 
-static int set_nnp(void) { return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 ? 0 : -errno; }
+static int set_nnp(void) {
+    return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 ? 0 : -errno;
+}
 
 /* --- the tests --------------------------------------------------------------- */
 

@@ -63,6 +63,7 @@ static int enter_filter(const wr_seccomp *f) {
     CHILD_CHECK(setrlimit(RLIMIT_CORE, &none) == 0);
     CHILD_CHECK(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0);
     CHILD_CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
+    alarm(60); /* a hang (a call the filter broke) ends the child, also after execve */
     int r = wr_seccomp_load(f);
     if (r < 0) {
         fprintf(stderr, "wr_seccomp_load: %s\n", strerror(-r));
@@ -569,6 +570,10 @@ static int child_tcp(void *arg) {
     pid_t pid = fork();
     CHILD_CHECK(pid >= 0);
     if (pid == 0) {
+        /* Not holding the listening socket, a client whose server died sees
+         * its connection reset instead of waiting in the backlog. */
+        close(srv);
+        alarm(30);
         int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         CHILD_CHECK(c >= 0);
         CHILD_CHECK(connect(c, (struct sockaddr *)&a, sizeof a) == 0);
@@ -581,7 +586,7 @@ static int child_tcp(void *arg) {
     CHILD_CHECK(ep >= 0);
     struct epoll_event ev = { .events = EPOLLIN, .data.fd = srv };
     CHILD_CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, srv, &ev) == 0);
-    CHILD_CHECK(epoll_wait(ep, &ev, 1, 5000) == 1);
+    CHILD_CHECK(epoll_wait(ep, &ev, 1, 10000) == 1);
     int conn = accept4(srv, NULL, NULL, SOCK_CLOEXEC);
     CHILD_CHECK(conn >= 0);
     char b[4];

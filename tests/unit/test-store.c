@@ -216,8 +216,10 @@ static int refusal_cb(const wr_refusal *r, void *u) {
 /* Refused system calls add up per tenant and go with the tenant's row. */
 static void refusals_add_up(void **state) {
     (void)state;
+    char sub[TL_SCRATCH_MAX + 16];
+    snprintf(sub, sizeof sub, "%s/refusals", dir);
     wr_store *s;
-    assert_int_equal(wr_store_open(dir, &s, NULL), 0);
+    assert_int_equal(wr_store_open(sub, &s, NULL), 0);
     wr_tenant t = tenant("rita", "warren_717a", 60030, 5.0);
     assert_int_equal(wr_store_insert(s, &t, NULL), 0);
     assert_int_equal(wr_store_add_refusal(s, "rita", "unshare", 1, 100.0, NULL), 0);
