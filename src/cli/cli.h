@@ -40,6 +40,7 @@ typedef struct cli {
     size_t nenv;
     double timeout;
     bool tty;
+    bool verbose;
     warren *w; /* opened by cli_open on first use */
 } cli;
 

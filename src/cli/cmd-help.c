@@ -29,7 +29,7 @@ void print_command_help(FILE *f, const command *cmd) {
             cmd->opts & OPT_KEEP_HOME ? " [--keep-home]" : "",
             cmd->opts & OPT_EXIST_OK ? " [--exist-ok]" : "",
             cmd->opts & OPT_RUN ? " [--level L] [--service S] [--cwd DIR] [--env K=V]...\n"
-                                  "       [--timeout S] [--tty] [--shell CMD]"
+                                  "       [--timeout S] [--tty] [--shell CMD] [--verbose]"
                                 : " [--json]",
             cmd->args, cmd->summary, cmd->help);
 }

@@ -136,6 +136,13 @@ int cmd_run(cli *c, char **args) {
     wr_run_free(run);
     if (t.master >= 0) close(t.master);
     if (r < 0) return cli_fail(c, &e);
+    if (c->verbose)
+        fprintf(stderr,
+                "warren: run ended: level %s, landlock ABI %d, %s %d, %.3f s wall, %.3f s cpu, "
+                "peak %.1f MiB\n",
+                wr_level_name(spec.level), res.landlock_abi, res.signal ? "signal" : "exit",
+                res.signal ? res.signal : res.exit_code, res.wall_seconds, res.cpu_seconds,
+                (double)res.peak_rss / 1048576.0);
     if (res.timed_out)
         fprintf(stderr, "warren: run timed out after %g s; its processes were ended\n", c->timeout);
     return res.signal ? 128 + res.signal : res.exit_code;

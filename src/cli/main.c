@@ -36,9 +36,10 @@ const command cli_commands[] = {
      "Runs CMD (or --shell 'CMD STRING' through /bin/sh -c) as the tenant at --level basic,\n"
      "container or strong (the default), in --cwd (inside the home) or the sandbox of\n"
      "--service, with a clean environment plus each --env KEY=VALUE, for at most --timeout\n"
-     "seconds. --tty gives it a terminal. Output streams through. Exit status: the program's,\n"
-     "128+N for signal N; 125 if warren could not set the run up, 126 if the program could\n"
-     "not be executed, 127 if it was not found.",
+     "seconds. --tty gives it a terminal. --verbose ends with a line on stderr: level, the\n"
+     "Landlock ABI enforced, times and peak memory. Output streams through. Exit status: the\n"
+     "program's, 128+N for signal N; 125 if warren could not set the run up, 126 if the\n"
+     "program could not be executed, 127 if it was not found.",
      cmd_run},
     {"audit", "TENANT", 1, 0, "system calls the strong level refused the tenant",
      "Lists each system call the strong level's filter refused the tenant's runs, with how\n"
@@ -120,6 +121,7 @@ enum {
     O_TIMEOUT,
     O_TTY,
     O_SHELL,
+    O_VERBOSE,
 };
 
 static const struct option options[] = {
@@ -138,6 +140,7 @@ static const struct option options[] = {
     {"timeout", required_argument, NULL, O_TIMEOUT},
     {"tty", no_argument, NULL, O_TTY},
     {"shell", required_argument, NULL, O_SHELL},
+    {"verbose", no_argument, NULL, O_VERBOSE},
     {0},
 };
 
@@ -168,6 +171,7 @@ int main(int argc, char **argv) {
         case O_CWD: c.cwd = optarg; used_opts |= OPT_RUN; break;
         case O_SHELL: c.shell = optarg; used_opts |= OPT_RUN; break;
         case O_TTY: c.tty = true; used_opts |= OPT_RUN; break;
+        case O_VERBOSE: c.verbose = true; used_opts |= OPT_RUN; break;
         case O_ENV: {
             char **v = realloc(c.env, (c.nenv + 2) * sizeof *v);
             if (!v) return cli_usage_error("out of memory");

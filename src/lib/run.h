@@ -47,6 +47,7 @@ typedef struct wr_run_result {
     double cpu_seconds; /* user + system of the whole tree (the run's cgroup) */
     uint64_t peak_rss;  /* bytes: the largest resident set of the program or a
                            descendant it waited for */
+    int landlock_abi;   /* strong: the Landlock ABI enforced (0: none, or not strong) */
 } wr_run_result;
 
 typedef struct wr_run wr_run;

@@ -653,6 +653,7 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
     run->pidfd = pidfd;
     run->cgroup_fd = TAKE_FD(cgfd);
     run->started = now();
+    run->result.landlock_abi = ruleset >= 0 ? abi : 0;
     run->deadline = spec->timeout > 0 ? run->started + spec->timeout : 0;
 
     /* EOF: exec happened. A report: a step failed, and the child has exited.

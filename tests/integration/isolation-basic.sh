@@ -38,6 +38,8 @@ is "the probe runs at basic" "$rc" 0
 is "uid: the tenant's, real, effective and saved" "$(q '[d["uid"][k] for k in ("real","effective","saved")]')" "[$uid, $uid, $uid]"
 is "gid: the tenant's, real, effective and saved" "$(q '[d["gid"][k] for k in ("real","effective","saved")]')" "[$gid, $gid, $gid]"
 is "no supplementary groups (none, or only its own gid)" "$(q "set(d['groups']) <= {$gid}")" True
+report=$(setpriv --groups 0,4 -- "$WARREN" run --level basic alice --service probe -- ./warren-probe)
+is "  not even when warren's caller has groups 0 and 4" "$(q "set(d['groups']) <= {$gid}")" True
 
 # Session, privileges, limits.
 is "new session: sid == pid" "$(q 'd["sid"] == d["pid"]')" True
