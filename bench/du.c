@@ -17,29 +17,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "benchlib.h"
 #include "du.h"
 #include "fs.h"
 
 extern char **environ;
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static void die(const char *what) {
     perror(what);
@@ -72,7 +56,7 @@ static void make_tree(const char *root, int files) {
 }
 
 static double run(char *const argv[]) {
-    double t = now();
+    double t = bench_now();
     pid_t pid;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
@@ -85,7 +69,7 @@ static double run(char *const argv[]) {
         fprintf(stderr, "%s failed\n", argv[0]);
         exit(1);
     }
-    return now() - t;
+    return bench_now() - t;
 }
 
 int main(int argc, char **argv) {
@@ -107,9 +91,9 @@ int main(int argc, char **argv) {
     snprintf(copy, sizeof copy, "%s/copy", top);
 
     printf("== bench-du: %d files under %s\n", files, top);
-    double t = now();
+    double t = bench_now();
     make_tree(tree, files);
-    printf("built the tree in %.1f s\n", now() - t);
+    printf("built the tree in %.1f s\n", bench_now() - t);
 
     int fd = open(tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) die(tree);
@@ -119,13 +103,15 @@ int main(int argc, char **argv) {
     run(du); /* warm the caches for both */
     double *w = calloc((size_t)runs, sizeof *w), *d = calloc((size_t)runs, sizeof *d);
     for (int i = 0; i < runs; i++) {
-        t = now();
+        t = bench_now();
         if (wr_disk_usage(fd, &u, NULL) < 0) die("wr_disk_usage");
-        w[i] = now() - t;
+        w[i] = bench_now() - t;
         d[i] = run(du);
     }
     close(fd);
-    double mw = median(w, runs), md = median(d, runs);
+    bench_sort(w, (size_t)runs);
+    bench_sort(d, (size_t)runs);
+    double mw = bench_median(w, (size_t)runs), md = bench_median(d, (size_t)runs);
     printf("walk of %llu inodes, %.1f MiB (median of %d)\n", (unsigned long long)u.inodes,
            (double)u.bytes / 1048576.0, runs);
     printf("  warren wr_disk_usage   %8.1f ms\n", mw * 1000);
@@ -137,9 +123,9 @@ int main(int argc, char **argv) {
     char *cp[] = {"cp", "-a", tree, copy, NULL};
     run(cp);
     int top_fd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    t = now();
+    t = bench_now();
     if (wr_remove_tree(top_fd, "tree", NULL) < 0) die("wr_remove_tree");
-    double rw = now() - t;
+    double rw = bench_now() - t;
     char *rm[] = {"rm", "-rf", copy, NULL};
     double rr = run(rm);
     printf("removal (one run each)\n  warren wr_remove_tree  %8.1f ms\n  rm -rf                 %8.1f ms\n"

@@ -53,9 +53,9 @@
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "benchlib.h"
 #include "config.h"
 #include "err.h"
 #include "run.h"
@@ -83,20 +83,9 @@ static const char python_loop[] =
     "    if i >= warm: out.append(t)\n"
     "sys.stdout.write(''.join('%d\\n' % t for t in out))\n";
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void die(const char *what, const wr_err *e) {
     fprintf(stderr, "bench-spawn: %s: %s\n", what, e && e->msg[0] ? e->msg : strerror(errno));
     exit(1);
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 /* snprintf through a va_list: messages are cut to the buffer, knowingly. */
@@ -178,7 +167,7 @@ static int wait_child(pid_t pid, int *status) {
 /* The floor: fork, execve, waitpid. */
 static int run_fork_exec(row *r, size_t k, bool rec) {
     for (size_t i = 0; i < k; i++) {
-        double t0 = now_s();
+        double t0 = bench_now();
         pid_t pid = fork();
         if (pid < 0) return not_available(r, "fork: %s", strerror(errno));
         if (pid == 0) {
@@ -188,7 +177,7 @@ static int run_fork_exec(row *r, size_t k, bool rec) {
         }
         int status;
         if (wait_child(pid, &status) < 0) return not_available(r, "waitpid: %s", strerror(errno));
-        double t = now_s() - t0;
+        double t = bench_now() - t0;
         if (status != 0) return describe_status(r, status);
         if (rec) record(r, t);
     }
@@ -267,7 +256,7 @@ static int run_plain(row *r, size_t k, bool rec) {
     static const char *const steps[] = {"setns into the kept network namespace", "stdio",
                                         "setgroups/setresgid/setresuid", "seccomp"};
     for (size_t i = 0; i < k; i++) {
-        double t0 = now_s();
+        double t0 = bench_now();
         /* A raw clone without a stack works like fork, with namespace flags. */
         pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)r->flags | SIGCHLD, NULL, NULL,
                                    NULL, 0UL);
@@ -275,7 +264,7 @@ static int run_plain(row *r, size_t k, bool rec) {
         if (pid == 0) plain_child(r);
         int status;
         if (wait_child(pid, &status) < 0) return not_available(r, "waitpid: %s", strerror(errno));
-        double t = now_s() - t0;
+        double t = bench_now() - t0;
         if (WIFEXITED(status) && WEXITSTATUS(status) >= 120 && WEXITSTATUS(status) <= 123)
             return not_available(r, "the child's step failed: %s", steps[WEXITSTATUS(status) - 120]);
         if (status != 0) return describe_status(r, status);
@@ -296,7 +285,7 @@ static int library_once(warren *w, wr_level level, double *ret_started, char *er
         msgf(err, errlen, "%s", e.msg[0] ? e.msg : "wr_run_start failed");
         return -1;
     }
-    if (ret_started) *ret_started = now_s();
+    if (ret_started) *ret_started = bench_now();
     wr_run_result res;
     int rc = wr_run_wait(run, &res, &e);
     wr_run_free(run);
@@ -315,10 +304,10 @@ static int library_once(warren *w, wr_level level, double *ret_started, char *er
 static int run_library(row *r, size_t k, bool rec) {
     for (size_t i = 0; i < k; i++) {
         char err[sizeof r->na];
-        double t0 = now_s(), started;
+        double t0 = bench_now(), started;
         if (library_once(W, r->level, &started, err, sizeof err) < 0)
             return not_available(r, "%s", err);
-        double t = now_s() - t0;
+        double t = bench_now() - t0;
         if (rec) record2(r, t, started - t0);
     }
     return 0;
@@ -336,7 +325,7 @@ static int run_command(row *r, size_t k, bool rec) {
             errfd = memfd_create("bench-spawn-stderr", MFD_CLOEXEC);
             if (errfd < 0) die("memfd_create", NULL);
         }
-        double t0 = now_s();
+        double t0 = bench_now();
         pid_t pid = fork();
         if (pid < 0) return not_available(r, "fork: %s", strerror(errno));
         if (pid == 0) {
@@ -347,7 +336,7 @@ static int run_command(row *r, size_t k, bool rec) {
         }
         int status;
         if (wait_child(pid, &status) < 0) return not_available(r, "waitpid: %s", strerror(errno));
-        double t = now_s() - t0;
+        double t = bench_now() - t0;
         if (first) {
             r->first_done = true;
             if (status != 0) {
@@ -464,8 +453,8 @@ static tput throughput(const wr_config *cfg, wr_level level, int workers, double
         } else {
             char c;
             while (read(go[0], &c, 1) < 0 && errno == EINTR) {}
-            double t0 = now_s();
-            while ((m.seconds = now_s() - t0) < seconds) {
+            double t0 = bench_now();
+            while ((m.seconds = bench_now() - t0) < seconds) {
                 if (library_once(w, level, NULL, m.err, sizeof m.err) < 0) break;
                 m.runs++;
             }
@@ -499,28 +488,6 @@ static tput throughput(const wr_config *cfg, wr_level level, int workers, double
     return res;
 }
 
-/* --- the sandbox check ----------------------------------------------------------- */
-
-/* True if /etc is an overlay mount in this mount namespace. */
-static bool etc_is_overlay(void) {
-    FILE *f = fopen("/proc/self/mountinfo", "re");
-    if (!f) return false;
-    char *line = NULL;
-    size_t cap = 0;
-    bool found = false;
-    while (getline(&line, &cap, f) > 0) {
-        char mnt[4096], fstype[64];
-        const char *dash = strstr(line, " - ");
-        if (!dash || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
-            sscanf(dash + 3, "%63s", fstype) != 1)
-            continue;
-        if (strcmp(mnt, "/etc") == 0) found = strcmp(fstype, "overlay") == 0; /* the last wins */
-    }
-    free(line);
-    fclose(f);
-    return found;
-}
-
 /* --- report ------------------------------------------------------------------ */
 
 typedef struct stats {
@@ -532,8 +499,8 @@ static double median_of(const double *v, size_t n) {
     double *c = malloc(n * sizeof *c);
     if (!c) die("malloc", NULL);
     memcpy(c, v, n * sizeof *c);
-    qsort(c, n, sizeof *c, cmp_double);
-    double m = n % 2 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
+    bench_sort(c, n);
+    double m = bench_median(c, n);
     free(c);
     return m;
 }
@@ -544,11 +511,10 @@ static stats stats_of(const row *r) {
     double *c = malloc(r->n * sizeof *c), sum = 0;
     if (!c) die("malloc", NULL);
     memcpy(c, r->t, r->n * sizeof *c);
-    qsort(c, r->n, sizeof *c, cmp_double);
+    bench_sort(c, r->n);
     size_t n = r->n;
-    s.median = n % 2 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
-    size_t rank = (size_t)(0.95 * (double)n + 0.999999);
-    s.p95 = c[(rank ? rank : 1) - 1];
+    s.median = bench_median(c, n);
+    s.p95 = bench_percentile(c, n, 0.95);
     for (size_t i = 0; i < n; i++) sum += c[i];
     s.per_s = (double)n / sum;
     s.start_median = median_of(r->start, n);
@@ -636,7 +602,7 @@ int main(int argc, char **argv) {
     }
     if (rounds > m) rounds = m;
     const char *sandbox = getenv("WARREN_BENCH_SANDBOX");
-    if (!sandbox || strcmp(sandbox, "1") != 0 || !etc_is_overlay()) {
+    if (!sandbox || strcmp(sandbox, "1") != 0 || !bench_etc_is_overlay()) {
         fprintf(stderr, "bench-spawn: refusing to run: it adds an account to /etc, and /etc here\n"
                         "is not the overlay of bench/run-all's private namespace\n");
         return 1;

@@ -26,9 +26,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "benchlib.h"
 #include "config.h"
 #include "err.h"
 #include "naming.h"
@@ -41,17 +41,6 @@
 #define GOAL_GETS_PER_S 200000.0
 
 #define USERADD_UID_BASE 400000u /* outside warren's default range */
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 typedef struct summary {
     double median, p95; /* seconds */
@@ -68,10 +57,9 @@ static summary summarize(const double *v, size_t from, size_t to) {
         exit(1);
     }
     memcpy(c, v + from, n * sizeof *c);
-    qsort(c, n, sizeof *c, cmp_double);
-    s.median = n % 2 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
-    size_t rank = (size_t)(0.95 * (double)n + 0.999999);
-    s.p95 = c[(rank ? rank : 1) - 1];
+    bench_sort(c, n);
+    s.median = bench_median(c, n);
+    s.p95 = bench_percentile(c, n, 0.95);
     free(c);
     return s;
 }
@@ -79,29 +67,6 @@ static summary summarize(const double *v, size_t from, size_t to) {
 static void die(const char *what, const wr_err *e) {
     fprintf(stderr, "bench-tenants: %s: %s\n", what, e && e->msg[0] ? e->msg : strerror(errno));
     exit(1);
-}
-
-/* --- the sandbox check ------------------------------------------------------- */
-
-/* True if /etc is an overlay mount in this mount namespace. */
-static bool etc_is_overlay(void) {
-    FILE *f = fopen("/proc/self/mountinfo", "re");
-    if (!f) return false;
-    char *line = NULL;
-    size_t cap = 0;
-    bool found = false;
-    while (getline(&line, &cap, f) > 0) {
-        /* id parent major:minor root mountpoint options... - fstype source ... */
-        char mnt[4096], fstype[64];
-        const char *dash = strstr(line, " - ");
-        if (!dash || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
-            sscanf(dash + 3, "%63s", fstype) != 1)
-            continue;
-        if (strcmp(mnt, "/etc") == 0) found = strcmp(fstype, "overlay") == 0; /* the last wins */
-    }
-    free(line);
-    fclose(f);
-    return found;
 }
 
 /* --- the account files, saved and put back ----------------------------------- */
@@ -183,10 +148,10 @@ static double *bench_useradd(size_t m, const char *base) {
         char *groupadd[] = {"/usr/sbin/groupadd", "-g", uid, name, NULL};
         char *useradd[] = {"/usr/sbin/useradd", "-m", "-u", uid, "-g", uid, "-d", home,
                            "-s", "/usr/sbin/nologin", name, NULL};
-        double t0 = now_s();
+        double t0 = bench_now();
         int r = run(groupadd);
         if (r == 0) r = run(useradd);
-        t[i] = now_s() - t0;
+        t[i] = bench_now() - t0;
         if (r != 0) {
             fprintf(stderr, "bench-tenants: groupadd/useradd of %s (uid %s) exited %d\n", name, uid, r);
             exit(1);
@@ -205,9 +170,9 @@ static double *bench_create(warren *w, size_t n) {
         snprintf(id, sizeof id, "tenant-%zu@bench.example", i);
         wr_err e = WR_ERR_INIT;
         wr_tenant tn;
-        double t0 = now_s();
+        double t0 = bench_now();
         if (wr_tenant_create(w, id, &tn, &e) < 0) die(id, &e);
-        t[i] = now_s() - t0;
+        t[i] = bench_now() - t0;
     }
     return t;
 }
@@ -222,13 +187,13 @@ static double bench_get(warren *w, size_t n, size_t gets) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         snprintf(ids[i], sizeof ids[i], "tenant-%zu@bench.example", (size_t)(x % n));
     }
-    double t0 = now_s();
+    double t0 = bench_now();
     for (size_t i = 0; i < gets; i++) {
         wr_err e = WR_ERR_INIT;
         wr_tenant tn;
         if (wr_tenant_get(w, ids[i % NIDS], &tn, &e) < 0) die(ids[i % NIDS], &e);
     }
-    return (double)gets / (now_s() - t0);
+    return (double)gets / (bench_now() - t0);
 }
 
 /* --- report ------------------------------------------------------------------ */
@@ -277,7 +242,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *sandbox = getenv("WARREN_BENCH_SANDBOX");
-    if (!sandbox || strcmp(sandbox, "1") != 0 || !etc_is_overlay()) {
+    if (!sandbox || strcmp(sandbox, "1") != 0 || !bench_etc_is_overlay()) {
         fprintf(stderr, "bench-tenants: refusing to run: it adds accounts to /etc, and /etc here is\n"
                         "not the overlay of bench/run-all's private namespace\n");
         return 1;
@@ -304,21 +269,21 @@ int main(int argc, char **argv) {
     double ua_total = 0, *ua = NULL;
     if (m) {
         fprintf(stderr, "bench-tenants: %zu tenants through groupadd + useradd -m ...\n", m);
-        double t0 = now_s();
+        double t0 = bench_now();
         ua = bench_useradd(m, ua_base);
-        ua_total = now_s() - t0;
+        ua_total = bench_now() - t0;
         restore_files(&files);
     }
 
     /* 2. warren, from the same files. */
     fprintf(stderr, "bench-tenants: %zu tenants through wr_tenant_create ...\n", n);
     warren *w;
-    double t0 = now_s();
+    double t0 = bench_now();
     if (wr_open(&cfg, &w, &e) < 0) die("wr_open", &e);
-    double open_s = now_s() - t0;
-    t0 = now_s();
+    double open_s = bench_now() - t0;
+    t0 = bench_now();
     double *wt = bench_create(w, n);
-    double total = now_s() - t0;
+    double total = bench_now() - t0;
 
     /* 3. lookups. */
     double gps = bench_get(w, n, gets);
