@@ -16,8 +16,13 @@
  *    open_by_handle_at, personality changes other than the default, and ioctl
  *    TIOCSTI or TIOCLINUX (matched on the low 32 bits, so the high-bit variant
  *    of CVE-2019-10063 is refused too): refused with EPERM;
- *  - every other system call (unknown to this list, or newer than it):
- *    refused with ENOSYS, so libc falls back to an older call;
+ *  - socket and socketpair for an address family other than AF_UNIX, AF_INET,
+ *    AF_INET6 and AF_NETLINK (AF_VSOCK, which no namespace separates, packet,
+ *    alg and the rarely used protocols): refused with EAFNOSUPPORT, as a
+ *    kernel without the family would;
+ *  - every other system call (unknown to this list, or newer than it), and
+ *    prlimit64 on another process: refused with ENOSYS, so libc falls back to
+ *    an older call;
  *  - any other ABI (32-bit x86, x32): the process is killed.
  * With `notify`, every refusal except clone3's goes through a user
  * notification listener instead of the kernel answering directly: the
@@ -44,11 +49,12 @@ int wr_seccomp_load(const wr_seccomp *f);
 /* Supervisor side. Reads one notification from the listener (blocking; call
  * when poll says it is readable), answers it with the policy's errno and fills
  * *ret with what was refused. -ENOENT if the notification was already gone
- * (the task died meanwhile): not an error. */
+ * (the task died meanwhile): not an error; *ret is filled when the
+ * notification was received before the task died. */
 typedef struct wr_seccomp_refusal {
     int nr;           /* system call number */
     char name[32];    /* its name, or "syscall_<nr>" */
-    int errnum;       /* what the task was answered: EPERM or ENOSYS */
+    int errnum;       /* what the task was answered: EPERM, ENOSYS or EAFNOSUPPORT */
     uint32_t pid;     /* the task, in the supervisor's pid namespace */
 } wr_seccomp_refusal;
 int wr_seccomp_handle(int listener, wr_seccomp_refusal *ret, wr_err *e);

@@ -147,8 +147,12 @@ fi
 # own session and was re-parented (a daemon).
 rm -f "$sbx/gc.pid"
 start=$(date +%s.%N)
-exits "--timeout 1 ends a run that would sleep 300 s (SIGKILL: 137)" 137 run --level basic --timeout 1 alice --service probe \
-  --shell '( setsid sh -c "echo \$\$ > gc.pid; exec sleep 300" </dev/null >/dev/null 2>&1 & ); exec sleep 300'
+# (An outer timeout, so that a --timeout that does nothing fails here
+# instead of hanging the suite.)
+rc=0
+err=$(timeout 60 "$WARREN" run --level basic --timeout 1 alice --service probe \
+  --shell '( setsid sh -c "echo \$\$ > gc.pid; exec sleep 300" </dev/null >/dev/null 2>&1 & ); exec sleep 300' 2>&1 >/dev/null) || rc=$?
+is "--timeout 1 ends a run that would sleep 300 s (SIGKILL: 137)" "$rc" 137
 elapsed=$(python3 -c "import time; print(round(time.time() - $start))")
 ok "  within a few seconds (took ${elapsed}s)" test "$elapsed" -lt 10
 like "  warren says it timed out" "$err" "timed out"

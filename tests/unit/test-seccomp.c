@@ -715,6 +715,7 @@ static void test_notify_quiet(void **state) {
     assert_int_equal(pipe2(q.done, O_CLOEXEC), 0);
     assert_int_equal(pipe2(q.go, O_CLOEXEC), 0);
     notified c = start_notified(child_quiet, &q);
+    close(q.done[1]), close(q.go[0]); /* the child's ends: EOF when it dies */
     char b;
     assert_int_equal(read(q.done[0], &b, 1), 1);
     struct pollfd p = { c.listener, POLLIN, 0 };
@@ -723,7 +724,7 @@ static void test_notify_quiet(void **state) {
     assert_int_equal(n, 0);
     close(c.listener);
     tl_wait_exit0(c.pid);
-    close(q.done[0]), close(q.done[1]), close(q.go[0]), close(q.go[1]);
+    close(q.done[0]), close(q.go[1]);
 }
 
 static int child_blocked(void *arg) {

@@ -1,0 +1,124 @@
+# What runs at --level container and --level strong are, checked from inside
+# by warren-probe: the container and strong rows of the isolation levels in
+# DESIGN.md (docs/ISOLATION.md), and real programs working at strong.
+source "$WARREN_SRC/tests/lib/tap.sh"
+PROBE=${WARREN_PROBE:?WARREN_PROBE must name the warren-probe binary}
+
+setup_tenant() { # id -> sets $name $uid $home, installs the probe in sandbox "probe"
+  local out
+  out=$("$WARREN" user create "$1" --json)
+  name=$(echo "$out" | json 'd["linux_username"]')
+  uid=$(echo "$out" | json 'd["linux_uid"]')
+  home=$(echo "$out" | json 'd["home_dir"]')
+  install -o "$uid" -g "$uid" -m 0755 "$PROBE" "$("$WARREN" sandbox path "$1" probe)/warren-probe"
+}
+setup_tenant bob; bob_name=$name; bob_home=$home
+setup_tenant alice
+
+# probe LEVEL [TENANT] [PROBE ARGS...]: report in $report, warren's exit in $rc.
+probe() {
+  local level=$1 who=${2:-alice}; shift 2 || shift $#
+  run_warren run --level "$level" "$who" --service probe -- ./warren-probe "$@"
+  report=$out
+}
+q() { printf '%s' "$report" | json "$1"; }
+host_ns() { readlink "/proc/self/ns/$1"; }
+check() { # op path: the probe's verdict ("ok" or the errno) for one --read/--write/--list/--stat
+  printf '%s' "$report" | json "[('ok' if c['ok'] else c['errno']) for c in d['checks'] if c['op']=='$1' and c['path']=='$2'][0]"
+}
+
+for level in container strong; do
+  probe $level alice --write / --write /etc/passwd --write /usr/x --write /tmp/t --write "$home/w" \
+    --read /etc/shadow --stat "$bob_home" --stat /sys --read /proc/kcore --write /proc/sys/kernel/hostname \
+    --list /proc --stat /home --stat /work
+  is "$level: the probe runs" "$rc" 0
+  [ "$rc" = 0 ] || echo "# stderr: $err"
+  for ns in mnt pid ipc uts cgroup net; do
+    ok "$level: own $ns namespace" test "$(q "d['namespaces']['$ns']")" != "$(host_ns $ns)"
+  done
+  is "$level: pid 1 of its namespace" "$(q 'd["pid"]')" 1
+  is "$level: sees only its own processes" "$(q 'd["pids"]["count"]')" 1
+  is "$level: hostname is the account name" "$(q 'd["hostname"]')" "$name"
+  is "$level: loopback only" "$(q 'd["net_interfaces"]')" "['lo']"
+  is "$level: its cgroup is the root of its view" "$(q '[l for l in d["cgroup"] if l.startswith("0::")]')" "['0::/']"
+  is "$level: the tenant's uid" "$(q '[d["uid"][k] for k in ("real","effective","saved")]')" "[$uid, $uid, $uid]"
+  is "$level: / is read-only" "$(check write /)" EROFS
+  like "$level: /etc cannot be written" "$(check write /etc/passwd)" '^(EROFS|EACCES)$'
+  is "$level: /usr is read-only" "$(check write /usr/x)" EROFS
+  is "$level: /tmp is writable" "$(check write /tmp/t)" ok
+  is "$level: the home is writable at its real path" "$(check write "$home/w")" ok
+  is "$level: no /etc/shadow" "$(check read /etc/shadow)" ENOENT
+  is "$level: another tenant's home is not there" "$(check stat "$bob_home")" ENOENT
+  is "$level: no /sys" "$(check stat /sys)" ENOENT
+  like "$level: /proc/sys cannot be written" "$(check write /proc/sys/kernel/hostname)" '^(EROFS|EACCES)$'
+  like "$level: /proc/kcore masked or absent" "$(check read /proc/kcore)" '^(ok|ENOENT)$'
+  is "$level: the host's /home and /work are not there" "$(check stat /home) $(check stat /work)" "ENOENT ENOENT"
+  run_warren run --level $level alice -- cat /etc/passwd
+  is "$level: /etc/passwd shows root and the tenant only" "$(echo "$out" | cut -d: -f1 | tr '\n' ' ')" "root $name "
+  is "$level: effective capabilities empty" "$(q "int(d['caps']['effective'], 16)")" 0
+  is "$level: no_new_privs" "$(q 'd["no_new_privs"]')" 1
+done
+
+# The network namespace is the tenant's: kept across its runs, not shared.
+probe container alice; a1=$(q 'd["namespaces"]["net"]')
+probe strong alice; a2=$(q 'd["namespaces"]["net"]')
+probe strong bob; b1=$(q 'd["namespaces"]["net"]')
+is "one network namespace for all of a tenant's runs" "$a2" "$a1"
+ok "another tenant has another" test "$b1" != "$a1"
+
+# /tmp is private to each run. (Here the homes themselves live under
+# /tmp/warren-test.*, so that path is in every run's /tmp too.)
+top=$(echo "$home" | cut -d/ -f3)
+run_warren run --level container alice --shell 'echo secret > /tmp/left; ls -A /tmp'
+is "a run writes in its /tmp" "$(echo "$out" | grep -vx "$top")" left
+run_warren run --level container alice -- ls -A /tmp
+is "the next run's /tmp holds nothing of it" "$(echo "$out" | grep -vx "$top")" ""
+
+# Strong adds: every capability gone (bounding set too), seccomp, Landlock.
+probe strong alice
+is "strong: bounding set empty" "$(q "int(d['caps']['bounding'], 16)")" 0
+is "strong: seccomp filter mode" "$(q 'd["seccomp"]')" 2
+ok "strong: Landlock enforced at the kernel's ABI" test "$(q 'd["landlock"]["abi"]')" -ge 1
+probe container alice
+ok "container: the bounding set is not emptied (that is strong's)" test "$(q "int(d['caps']['bounding'], 16)")" -ne 0
+is "container: no seccomp filter" "$(q 'd["seccomp"]')" 0
+
+# Refused at strong, and audited.
+run_warren run --level strong alice -- unshare -U true
+ok "strong: a nested user namespace is refused" test "$rc" -ne 0
+run_warren run --level strong alice -- python3 -c 'import ctypes; print(ctypes.CDLL(None).syscall(1000))'
+is "strong: an unknown system call fails (ENOSYS, libc falls back)" "$out" "-1"
+run_warren audit alice --json
+is "warren audit lists the refused unshare" "$(echo "$out" | json '[r["syscall"] for r in d["refused_syscalls"] if r["syscall"]=="unshare"]')" "['unshare']"
+run_warren audit bob --json
+is "bob's audit is his own" "$(echo "$out" | json 'len(d["refused_syscalls"])')" 0
+
+# Real programs at strong.
+run_warren run --level strong alice -- sh -c 'echo shell ok'
+is "strong: sh -c" "$out" "shell ok"
+run_warren run --level strong alice -- python3 -c 'import threading, subprocess; print(subprocess.run(["echo", "py ok"], capture_output=True, text=True).stdout.strip())'
+is "strong: python3 with threads and subprocess" "$out" "py ok"
+run_warren run --level strong --service build alice --shell 'printf "#include <stdio.h>\nint main(void){puts(\"gcc ok\");return 0;}\n" > h.c && gcc h.c -o h && ./h'
+is "strong: gcc compiles and the result runs" "$out" "gcc ok"
+if command -v node >/dev/null; then
+  run_warren run --level strong alice -- node -e 'console.log("node ok")'
+  is "strong: node -e" "$out" "node ok"
+else
+  echo "ok $((++_tap_n)) - strong: node -e # SKIP node is not installed"
+fi
+"$WARREN" run --level strong --timeout 20 alice -- python3 -m http.server 8765 --bind 127.0.0.1 >/dev/null 2>&1 &
+server=$!
+got=
+for _ in $(seq 40); do
+  run_warren run --level strong alice -- python3 -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:8765/", timeout=2).status)'
+  got=$out; [ "$got" = 200 ] && break; sleep 0.25
+done
+is "strong: another run of the tenant reaches its loopback server" "$got" 200
+run_warren run --level strong bob -- python3 -c '
+import urllib.request
+try: urllib.request.urlopen("http://127.0.0.1:8765/", timeout=2); print("reached")
+except Exception as e: print("refused")'
+is "  another tenant's run does not" "$out" refused
+kill "$server" 2>/dev/null; wait "$server" 2>/dev/null
+
+done_testing
