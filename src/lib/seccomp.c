@@ -43,6 +43,7 @@ struct wr_seccomp {
 /* Allowed whatever the arguments: what shells, coreutils, python3, gcc and
  * its tools, node and small servers use. Grouped by concern; a name libseccomp
  * does not know is skipped. */
+/* clang-format off */
 static const char *const allowed[] = {
     /* reading and writing */
     "read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev", "preadv2",
@@ -124,6 +125,7 @@ static const char *const refused[] = {
     "reboot", "swapon", "swapoff", "acct", "quotactl", "quotactl_fd",
     "name_to_handle_at", "open_by_handle_at",
 };
+/* clang-format on */
 
 /* clone: allowed unless a namespace flag is set. CLONE_NEWTIME is not among
  * them: for clone, 0x80 is part of the exit signal; a time namespace can only
@@ -148,16 +150,16 @@ typedef struct arg_rule {
 static const arg_rule arg_rules[] = {
     /* Typing into the terminal and the console's own commands (CVE-2019-10063
      * sets bits above 32 to slip past a full-width comparison). */
-    { "ioctl", 1, ALL_BUT, { TIOCSTI, TIOCLINUX }, 2, EPERM },
+    {"ioctl", 1, ALL_BUT, {TIOCSTI, TIOCLINUX}, 2, EPERM},
     /* Only the default persona and the query. */
-    { "personality", 0, ONLY, { 0, 0xffffffffu }, 2, EPERM },
+    {"personality", 0, ONLY, {0, 0xffffffffu}, 2, EPERM},
     /* Address families: local, IP and netlink (routes, for getaddrinfo). The
      * others (vsock, which no namespace separates, packet, alg, the rare
      * protocols) are refused as a kernel without them would. */
-    { "socket", 0, ONLY, { AF_UNIX, AF_INET, AF_INET6, AF_NETLINK }, 4, EAFNOSUPPORT },
-    { "socketpair", 0, ONLY, { AF_UNIX, AF_INET, AF_INET6, AF_NETLINK }, 4, EAFNOSUPPORT },
+    {"socket", 0, ONLY, {AF_UNIX, AF_INET, AF_INET6, AF_NETLINK}, 4, EAFNOSUPPORT},
+    {"socketpair", 0, ONLY, {AF_UNIX, AF_INET, AF_INET6, AF_NETLINK}, 4, EAFNOSUPPORT},
     /* Limits of the calling process only. */
-    { "prlimit64", 0, ONLY, { 0 }, 1, ENOSYS },
+    {"prlimit64", 0, ONLY, {0}, 1, ENOSYS},
 };
 
 static bool in_values(const arg_rule *r, uint32_t v) {
@@ -279,7 +281,6 @@ static int add_clone_rules(const builder *b, wr_err *e) {
 static int add_rules(const builder *b, wr_err *e) {
     int r;
     for (size_t i = 0; i < ELEMENTSOF(allowed); i++) {
-        if (getenv("MUT") && strstr(getenv("MUT"), allowed[i])) continue;
         r = add(b, SCMP_ACT_ALLOW, allowed[i], resolve(allowed[i]), 0, NULL, e);
         if (r < 0) return r;
     }
@@ -302,7 +303,8 @@ static int export_prog(scmp_filter_ctx ctx, struct sock_fprog *prog, wr_err *e) 
     int r = seccomp_export_bpf(ctx, fd);
     if (r < 0) return wr_sys(e, -r, "seccomp filter: exporting the program");
     struct stat st;
-    if (fstat(fd, &st) < 0) return wr_sys(e, errno, "seccomp filter: fstat of the exported program");
+    if (fstat(fd, &st) < 0)
+        return wr_sys(e, errno, "seccomp filter: fstat of the exported program");
     size_t size = (size_t)st.st_size;
     if (size == 0 || size % sizeof(struct sock_filter) != 0 ||
         size / sizeof(struct sock_filter) > BPF_MAXINSNS)
@@ -335,7 +337,7 @@ int wr_seccomp_build(bool notify, wr_seccomp **ret, wr_err *e) {
         return wr_fail(e, WR_ERR_SYSTEM, EOPNOTSUPP,
                        "seccomp filter: notification needs libseccomp API level 5, have %u",
                        seccomp_api_get());
-    builder b = { .notify = notify, .def = notify ? SCMP_ACT_NOTIFY : SCMP_ACT_ERRNO(ENOSYS) };
+    builder b = {.notify = notify, .def = notify ? SCMP_ACT_NOTIFY : SCMP_ACT_ERRNO(ENOSYS)};
     _cleanup_(ctx_releasep) scmp_filter_ctx ctx = seccomp_init(b.def);
     if (!ctx) return wr_sys(e, ENOMEM, "seccomp filter: seccomp_init");
     b.ctx = ctx;
@@ -381,7 +383,7 @@ int wr_seccomp_load(const wr_seccomp *f) {
 
 int wr_seccomp_handle(int listener, wr_seccomp_refusal *ret, wr_err *e) {
     /* The kernel's structures may be larger than the headers': ask. */
-    struct seccomp_notif_sizes sizes = { 0 };
+    struct seccomp_notif_sizes sizes = {0};
     if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0)
         return wr_sys(e, errno, "seccomp listener %d: asking the notification sizes", listener);
     size_t req_size = sizes.seccomp_notif > sizeof(struct seccomp_notif)
@@ -406,8 +408,11 @@ int wr_seccomp_handle(int listener, wr_seccomp_refusal *ret, wr_err *e) {
 
     int nr = req->data.nr;
     char *name = seccomp_syscall_resolve_num_arch(req->data.arch, nr);
-    int errnum = refusal_errno(name, (const uint64_t *)req->data.args);
-    wr_seccomp_refusal out = { .nr = nr, .errnum = errnum, .pid = req->pid };
+    uint64_t args[6];
+    for (size_t i = 0; i < ELEMENTSOF(args); i++)
+        args[i] = req->data.args[i];
+    int errnum = refusal_errno(name, args);
+    wr_seccomp_refusal out = {.nr = nr, .errnum = errnum, .pid = req->pid};
     if (!name || strscpy(out.name, sizeof out.name, name) < 0)
         snprintf(out.name, sizeof out.name, "syscall_%d", nr);
     free(name);

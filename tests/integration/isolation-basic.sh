@@ -179,6 +179,20 @@ ctl=$!
 fails "  (control: a live process is not 'gone')" gone "$ctl"
 kill "$ctl"; wait "$ctl" 2>/dev/null
 
+# Parent-death signal: when warren itself is killed, the program dies with
+# it. (Only the program: a grandchild that daemonised outlives a killed
+# warren, and its run cgroup stays behind; see docs/ISOLATION.md.)
+rm -f "$sbx/main.pid"
+"$WARREN" run --level basic alice --service probe --shell 'echo $$ > main.pid; exec sleep 300' &
+w=$!
+for _ in $(seq 50); do [ -s "$sbx/main.pid" ] && break; sleep 0.1; done
+main=$(cat "$sbx/main.pid" 2>/dev/null)
+like "warren killed with SIGKILL: the program had started" "$main" '^[0-9]+$'
+fails "  (control: it is alive while warren is)" gone "$main"
+kill -9 "$w"; wait "$w" 2>/dev/null
+for _ in $(seq 20); do gone "$main" && break; sleep 0.1; done
+ok "  the program (pid $main) died with warren" gone "$main"
+
 # --cwd refusals: outside the home, through a link the tenant planted.
 marker=$sbx/ran
 check_refused() { # DESCRIPTION CODE CWD

@@ -59,7 +59,7 @@ static wr_seccomp *notify; /* refusals go to a listener */
  * name the working directory), no_new_privs, then the filter. Returns the
  * listener fd (notify) or 0. */
 static int enter_filter(const wr_seccomp *f) {
-    struct rlimit none = { 0, 0 };
+    struct rlimit none = {0, 0};
     CHILD_CHECK(setrlimit(RLIMIT_CORE, &none) == 0);
     CHILD_CHECK(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0);
     CHILD_CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
@@ -115,14 +115,14 @@ static void run_filtered(const wr_seccomp *f, int (*fn)(void *), void *arg) {
 
 static int send_fd(int sock, int fd) {
     char byte = 'f';
-    struct iovec iov = { &byte, 1 };
+    struct iovec iov = {&byte, 1};
     union {
         char buf[CMSG_SPACE(sizeof(int))];
         struct cmsghdr align;
     } u;
     memset(&u, 0, sizeof u);
-    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                        .msg_controllen = sizeof u.buf };
+    struct msghdr m = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
     struct cmsghdr *c = CMSG_FIRSTHDR(&m);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
@@ -133,13 +133,13 @@ static int send_fd(int sock, int fd) {
 
 static int recv_fd(int sock) {
     char byte;
-    struct iovec iov = { &byte, 1 };
+    struct iovec iov = {&byte, 1};
     union {
         char buf[CMSG_SPACE(sizeof(int))];
         struct cmsghdr align;
     } u;
-    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                        .msg_controllen = sizeof u.buf };
+    struct msghdr m = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
     if (recvmsg(sock, &m, MSG_CMSG_CLOEXEC) != 1) return -1;
     struct cmsghdr *c = CMSG_FIRSTHDR(&m);
     if (!c || c->cmsg_type != SCM_RIGHTS) return -1;
@@ -191,7 +191,7 @@ static int child_basics(void *arg) {
     CHILD_CHECK(fd >= 0);
     CHILD_CHECK(write(fd, "hello", 5) == 5);
     CHILD_CHECK(lseek(fd, 0, SEEK_SET) == 0);
-    char buf[16] = { 0 };
+    char buf[16] = {0};
     CHILD_CHECK(read(fd, buf, sizeof buf) == 5 && memcmp(buf, "hello", 5) == 0);
     struct statx stx;
     CHILD_CHECK(statx(fd, "", AT_EMPTY_PATH, STATX_SIZE, &stx) == 0 && stx.stx_size == 5);
@@ -235,7 +235,7 @@ static int child_basics(void *arg) {
     CHILD_CHECK(pid >= 0);
     if (pid == 0) _exit(8);
     CHILD_CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 8);
-    char *argv[] = { "true", NULL };
+    char *argv[] = {"true", NULL};
     CHILD_CHECK(posix_spawn(&pid, "/bin/true", NULL, NULL, argv, environ) == 0);
     CHILD_CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
     return 0;
@@ -332,10 +332,10 @@ static int child_ioctl(void *arg) {
     struct termios t;
     CHILD_CHECK(ioctl(tty, TCGETS, &t) == 0);
     struct winsize ws;
-    CHILD_CHECK(ioctl(tty, TIOCGWINSZ, &ws) == 0);  /* 0x5413 */
-    CHILD_CHECK(ioctl(tty, TIOCSWINSZ, &ws) == 0);  /* 0x5414 */
+    CHILD_CHECK(ioctl(tty, TIOCGWINSZ, &ws) == 0); /* 0x5413 */
+    CHILD_CHECK(ioctl(tty, TIOCSWINSZ, &ws) == 0); /* 0x5414 */
     int n;
-    CHILD_CHECK(ioctl(master, FIONREAD, &n) == 0);  /* 0x541B */
+    CHILD_CHECK(ioctl(master, FIONREAD, &n) == 0);                       /* 0x541B */
     CHILD_CHECK(syscall(SYS_ioctl, tty, (1UL << 32) | TCGETS, &t) == 0); /* high bits ignored */
 
     /* Every command in the tty range and then some, with and without high
@@ -477,7 +477,7 @@ static int run_program(const char *dir, char *const argv[], char *out, size_t si
     char home[PATH_MAX], tmp[PATH_MAX];
     snprintf(home, sizeof home, "HOME=%s", dir ? dir : "/tmp");
     snprintf(tmp, sizeof tmp, "TMPDIR=%s", dir ? dir : "/tmp");
-    char *env[] = { "PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", home, tmp, NULL };
+    char *env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", home, tmp, NULL};
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -506,7 +506,8 @@ static int run_program(const char *dir, char *const argv[], char *out, size_t si
 
 static void test_exec_shell(void **state) {
     char out[256];
-    char *argv[] = { "/bin/sh", "-c", "echo hi; ls / >/dev/null && grep -c '^Pid:' /proc/self/status", NULL };
+    char *argv[] = {"/bin/sh", "-c",
+                    "echo hi; ls / >/dev/null && grep -c '^Pid:' /proc/self/status", NULL};
     assert_exit0(run_program(NULL, argv, out, sizeof out));
     assert_string_equal(out, "hi\n1\n");
 }
@@ -514,14 +515,14 @@ static void test_exec_shell(void **state) {
 static void test_exec_python(void **state) {
     if (access("/usr/bin/python3", X_OK) != 0) skip();
     char out[256];
-    char *argv[] = { "/usr/bin/python3", "-c",
-                     "import threading, subprocess\n"
-                     "r = []\n"
-                     "ts = [threading.Thread(target=lambda i=i: r.append(i)) for i in range(4)]\n"
-                     "[t.start() for t in ts]; [t.join() for t in ts]\n"
-                     "p = subprocess.run(['/bin/echo', 'sub'], capture_output=True, text=True)\n"
-                     "print(sorted(r), p.stdout.strip())\n",
-                     NULL };
+    char *argv[] = {"/usr/bin/python3", "-c",
+                    "import threading, subprocess\n"
+                    "r = []\n"
+                    "ts = [threading.Thread(target=lambda i=i: r.append(i)) for i in range(4)]\n"
+                    "[t.start() for t in ts]; [t.join() for t in ts]\n"
+                    "p = subprocess.run(['/bin/echo', 'sub'], capture_output=True, text=True)\n"
+                    "print(sorted(r), p.stdout.strip())\n",
+                    NULL};
     assert_exit0(run_program(NULL, argv, out, sizeof out));
     assert_string_equal(out, "[0, 1, 2, 3] sub\n");
 }
@@ -535,7 +536,7 @@ static void test_exec_gcc(void **state) {
                 "#include <stdio.h>\nint main(void) { puts(\"hello from gcc\"); return 0; }\n",
                 0644);
     char out[256];
-    char *argv[] = { "/bin/sh", "-c", "gcc -O1 -o hello hello.c && ./hello", NULL };
+    char *argv[] = {"/bin/sh", "-c", "gcc -O1 -o hello hello.c && ./hello", NULL};
     int status = run_program(dir, argv, out, sizeof out);
     close(dfd);
     assert_int_equal(tl_scratch_remove(dir), 0);
@@ -546,13 +547,13 @@ static void test_exec_gcc(void **state) {
 static void test_exec_node(void **state) {
     if (access("/usr/bin/node", X_OK) != 0) skip();
     char out[256];
-    char *argv[] = { "/usr/bin/node", "-e",
-                     "const fs = require('fs');\n"
-                     "fs.readFile('/proc/self/status', (err) => {\n"
-                     "  if (err) throw err;\n"
-                     "  setTimeout(() => console.log(1 + 1), 10);\n"
-                     "});\n",
-                     NULL };
+    char *argv[] = {"/usr/bin/node", "-e",
+                    "const fs = require('fs');\n"
+                    "fs.readFile('/proc/self/status', (err) => {\n"
+                    "  if (err) throw err;\n"
+                    "  setTimeout(() => console.log(1 + 1), 10);\n"
+                    "});\n",
+                    NULL};
     assert_exit0(run_program(NULL, argv, out, sizeof out));
     assert_string_equal(out, "2\n");
 }
@@ -561,7 +562,7 @@ static void test_exec_node(void **state) {
 static int child_tcp(void *arg) {
     int srv = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     CHILD_CHECK(srv >= 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     CHILD_CHECK(bind(srv, (struct sockaddr *)&a, sizeof a) == 0);
     CHILD_CHECK(listen(srv, 4) == 0);
     socklen_t alen = sizeof a;
@@ -584,7 +585,7 @@ static int child_tcp(void *arg) {
     }
     int ep = epoll_create1(EPOLL_CLOEXEC);
     CHILD_CHECK(ep >= 0);
-    struct epoll_event ev = { .events = EPOLLIN, .data.fd = srv };
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = srv};
     CHILD_CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, srv, &ev) == 0);
     CHILD_CHECK(epoll_wait(ep, &ev, 1, 10000) == 1);
     int conn = accept4(srv, NULL, NULL, SOCK_CLOEXEC);
@@ -627,11 +628,12 @@ static notified start_notified(int (*fn)(void *), void *arg) {
         _exit(fn(arg));
     }
     close(sv[1]);
-    int l = recv_fd(sv[0]);
+    struct pollfd p = {sv[0], POLLIN, 0};
+    int l = poll(&p, 1, 10000) == 1 ? recv_fd(sv[0]) : -1;
     close(sv[0]);
     if (l < 0) kill(pid, SIGKILL);
     assert_true(l >= 0);
-    return (notified){ pid, l };
+    return (notified){pid, l};
 }
 
 static int child_notify(void *arg) {
@@ -639,7 +641,7 @@ static int child_notify(void *arg) {
     CHILD_CHECK(getpid() > 0);
     CHILD_ERRNO(syscall(1000), ENOSYS);
     CHILD_ERRNO(syscall(SYS_clone3, NULL, 0), ENOSYS); /* not notified */
-    CHILD_ERRNO(ioctl(-1, TCGETS, NULL), EBADF);      /* allowed */
+    CHILD_ERRNO(ioctl(-1, TCGETS, NULL), EBADF);       /* allowed */
     CHILD_ERRNO(syscall(SYS_ioctl, -1, (1UL << 32) | TIOCSTI, NULL), EPERM);
     CHILD_CHECK(personality(0xffffffff) == PER_LINUX);
     CHILD_ERRNO(personality(PER_LINUX32), EPERM);
@@ -659,14 +661,14 @@ static void test_notify_refusals(void **state) {
         const char *name;
         int errnum;
     } want[] = {
-        { "unshare", EPERM },     { "syscall_1000", ENOSYS }, { "ioctl", EPERM },
-        { "personality", EPERM }, { "socket", EAFNOSUPPORT }, { "clone", EPERM },
-        { "mount", EPERM },       { "prlimit64", ENOSYS },
+        {"unshare", EPERM},     {"syscall_1000", ENOSYS}, {"ioctl", EPERM},
+        {"personality", EPERM}, {"socket", EAFNOSUPPORT}, {"clone", EPERM},
+        {"mount", EPERM},       {"prlimit64", ENOSYS},
     };
     notified c = start_notified(child_notify, NULL);
     size_t got = 0;
     for (;;) {
-        struct pollfd p = { c.listener, POLLIN, 0 };
+        struct pollfd p = {c.listener, POLLIN, 0};
         int n = poll(&p, 1, 10000);
         if (n <= 0) {
             kill(c.pid, SIGKILL);
@@ -699,7 +701,7 @@ static int child_quiet(void *arg) {
     int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
     CHILD_CHECK(fd >= 0);
     close(fd);
-    char *argv[] = { "/bin/sh", "-c", "echo hi >/dev/null; ls / >/dev/null", NULL };
+    char *argv[] = {"/bin/sh", "-c", "echo hi >/dev/null; ls / >/dev/null", NULL};
     pid_t pid;
     CHILD_CHECK(posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ) == 0);
     int st;
@@ -718,7 +720,7 @@ static void test_notify_quiet(void **state) {
     close(q.done[1]), close(q.go[0]); /* the child's ends: EOF when it dies */
     char b;
     assert_int_equal(read(q.done[0], &b, 1), 1);
-    struct pollfd p = { c.listener, POLLIN, 0 };
+    struct pollfd p = {c.listener, POLLIN, 0};
     int n = poll(&p, 1, 300);
     assert_int_equal(write(q.go[1], "g", 1), 1);
     assert_int_equal(n, 0);
@@ -734,7 +736,7 @@ static int child_blocked(void *arg) {
 
 static void test_notify_task_gone(void **state) {
     notified c = start_notified(child_blocked, NULL);
-    struct pollfd p = { c.listener, POLLIN, 0 };
+    struct pollfd p = {c.listener, POLLIN, 0};
     int n = poll(&p, 1, 10000);
     kill(c.pid, SIGKILL);
     int status;
