@@ -45,12 +45,12 @@ typedef struct cli {
 } cli;
 
 typedef struct command {
-    const char *name;    /* "user create" */
-    const char *args;    /* "TENANT" */
-    unsigned nargs;      /* positional arguments after the name */
-    unsigned opts;       /* OPT_* it accepts */
+    const char *name; /* "user create" */
+    const char *args; /* "TENANT" */
+    unsigned nargs;   /* positional arguments after the name */
+    unsigned opts;    /* OPT_* it accepts */
     const char *summary;
-    const char *help;    /* paragraph for `warren help NAME` */
+    const char *help; /* paragraph for `warren help NAME` */
     int (*run)(cli *c, char **args);
 } command;
 

@@ -51,8 +51,7 @@ int cmd_demo(cli *c, char **args) {
                    gr ? gr->gr_name : "?");
         }
     } else {
-        printf("\n(non-root mode: no accounts; files belong to you, uid %u)\n",
-               (unsigned)getuid());
+        printf("\n(non-root mode: no accounts; files belong to you, uid %u)\n", (unsigned)getuid());
     }
 
     printf("\nUser statistics:\n");

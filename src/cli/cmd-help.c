@@ -7,7 +7,8 @@
 void print_usage(FILE *f) {
     fputs("usage: warren [OPTIONS] COMMAND [ARGS]\n\n"
           "warren gives each tenant of a platform a Linux account and a private home with a\n"
-          "sandbox per service.\n\nCommands:\n", f);
+          "sandbox per service.\n\nCommands:\n",
+          f);
     for (unsigned i = 0; i < cli_ncommands; i++) {
         char head[64];
         snprintf(head, sizeof head, "%s %s", cli_commands[i].name, cli_commands[i].args);
@@ -21,7 +22,8 @@ void print_usage(FILE *f) {
           "  --json              print the result as JSON\n"
           "  -h, --help          help for warren or for a command\n\n"
           "Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 3 not found.\n"
-          "Run 'warren help COMMAND' for the options of one command.\n", f);
+          "Run 'warren help COMMAND' for the options of one command.\n",
+          f);
 }
 
 void print_command_help(FILE *f, const command *cmd) {

@@ -25,8 +25,9 @@ int cmd_repair(cli *c, char **args) {
            rep.tenants_checked, rep.accounts_restored, rep.orphans_removed, rep.uids_retired,
            rep.conflicts);
     if (rep.conflicts)
-        fprintf(stderr, "warren: %u tenants' account names are held by accounts with other IDs; "
-                        "left alone, see `getent passwd`\n",
+        fprintf(stderr,
+                "warren: %u tenants' account names are held by accounts with other IDs; "
+                "left alone, see `getent passwd`\n",
                 rep.conflicts);
     return rep.conflicts ? EXIT_FAILURE_ : EXIT_OK;
 }

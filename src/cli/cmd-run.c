@@ -85,12 +85,16 @@ static void pty_relay(pty *t, wr_run *run) {
         if (poll(p, 4, -1) < 0 && errno != EINTR) break;
         /* A refused system call waits for its answer: give it first. */
         if (p[3].revents & POLLIN) wr_run_service(run, NULL);
-        if (p[0].revents & POLLIN) copy_some(t->master, STDOUT_FILENO);
-        else if (p[0].revents & (POLLHUP | POLLERR)) break;
-        if (p[1].revents & (POLLIN | POLLHUP) && !copy_some(STDIN_FILENO, t->master)) in_open = false;
+        if (p[0].revents & POLLIN)
+            copy_some(t->master, STDOUT_FILENO);
+        else if (p[0].revents & (POLLHUP | POLLERR))
+            break;
+        if (p[1].revents & (POLLIN | POLLHUP) && !copy_some(STDIN_FILENO, t->master))
+            in_open = false;
         if (p[2].revents & POLLIN) {
             /* Drain what the program wrote before it ended. */
-            while (poll(p, 1, 20) > 0 && p[0].revents & POLLIN && copy_some(t->master, STDOUT_FILENO)) {}
+            while (poll(p, 1, 20) > 0 && p[0].revents & POLLIN &&
+                   copy_some(t->master, STDOUT_FILENO)) {}
             break;
         }
     }
@@ -100,8 +104,12 @@ static void pty_relay(pty *t, wr_run *run) {
 
 int cmd_run(cli *c, char **args) {
     wr_err e = WR_ERR_INIT;
-    wr_run_spec spec = {.tenant = args[0], .service = c->service, .cwd = c->cwd,
-                        .shell = c->shell, .timeout = c->timeout, .tty = c->tty,
+    wr_run_spec spec = {.tenant = args[0],
+                        .service = c->service,
+                        .cwd = c->cwd,
+                        .shell = c->shell,
+                        .timeout = c->timeout,
+                        .tty = c->tty,
                         .stdio = {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO}};
     spec.argv = (const char *const *)(args + 1);
     spec.env = (const char *const *)c->env;

@@ -16,8 +16,10 @@ static void print_tenant(const wr_tenant *t) {
 }
 
 static int show_tenant(cli *c, const wr_tenant *t) {
-    if (c->json) print_json(tenant_json(t));
-    else print_tenant(t);
+    if (c->json)
+        print_json(tenant_json(t));
+    else
+        print_tenant(t);
     return EXIT_OK;
 }
 
@@ -53,7 +55,8 @@ int cmd_user_list(cli *c, char **args) {
     if (wr_tenant_list(c->w, &v, &n, &e) < 0) return cli_fail(c, &e);
     if (c->json) {
         json_t *users = json_array();
-        for (size_t i = 0; i < n; i++) json_array_append_new(users, tenant_json(&v[i]));
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(users, tenant_json(&v[i]));
         json_t *j = json_object();
         json_object_set_new(j, "users", users);
         json_object_set_new(j, "count", json_integer((json_int_t)n));

@@ -13,7 +13,8 @@
 const command cli_commands[] = {
     {"user create", "TENANT", 1, OPT_EXIST_OK, "create a tenant: account, home, sandboxes/",
      "Creates the Linux account (user and group, UID = GID, locked password, no shell) and the\n"
-     "home <users-base>/<account> with sandboxes/ and .cache/, all owned by the tenant, mode 0700.\n"
+     "home <users-base>/<account> with sandboxes/ and .cache/, all owned by the tenant, mode "
+     "0700.\n"
      "Fails if the tenant exists, unless --exist-ok (then prints the existing tenant).",
      cmd_user_create},
     {"user get", "TENANT", 1, 0, "show a tenant", "Prints the tenant; exit 3 if it does not exist.",
@@ -73,8 +74,8 @@ int cli_usage_error(const char *fmt, ...) {
 int cli_fail(cli *c, const wr_err *e) {
     fprintf(stderr, "warren: %s\n", e->msg[0] ? e->msg : "failed");
     if (c->json) {
-        json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", wr_kind_name(e->kind), "message",
-                              e->msg);
+        json_t *j =
+            json_pack("{s:{s:s,s:s}}", "error", "code", wr_kind_name(e->kind), "message", e->msg);
         print_json(j);
     }
     return wr_err_exit_code(e);
@@ -92,7 +93,10 @@ static const command *find_command(int nwords, char **words, int *ret_used) {
     for (unsigned i = 0; i < cli_ncommands; i++) {
         const char *name = cli_commands[i].name, *sp = strchr(name, ' ');
         if (!sp) {
-            if (nwords >= 1 && streq(words[0], name)) { *ret_used = 1; return &cli_commands[i]; }
+            if (nwords >= 1 && streq(words[0], name)) {
+                *ret_used = 1;
+                return &cli_commands[i];
+            }
             continue;
         }
         size_t l = (size_t)(sp - name);
@@ -157,21 +161,57 @@ int main(int argc, char **argv) {
     while ((o = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         int r = 0;
         switch (o) {
-        case O_USERS_BASE: r = wr_config_set_users_base(&c.cfg, optarg, &e); break;
-        case O_STATE_DIR: r = wr_config_set_state_dir(&c.cfg, optarg, &e); break;
-        case O_PREFIX: r = wr_config_set_prefix(&c.cfg, optarg, &e); break;
-        case O_UID_RANGE: r = wr_config_set_uid_range(&c.cfg, optarg, &e); break;
-        case O_JSON: c.json = true; break;
-        case O_KEEP_HOME: c.keep_home = true; used_opts |= OPT_KEEP_HOME; break;
-        case O_EXIST_OK: c.exist_ok = true; used_opts |= OPT_EXIST_OK; break;
+        case O_USERS_BASE:
+            r = wr_config_set_users_base(&c.cfg, optarg, &e);
+            break;
+        case O_STATE_DIR:
+            r = wr_config_set_state_dir(&c.cfg, optarg, &e);
+            break;
+        case O_PREFIX:
+            r = wr_config_set_prefix(&c.cfg, optarg, &e);
+            break;
+        case O_UID_RANGE:
+            r = wr_config_set_uid_range(&c.cfg, optarg, &e);
+            break;
+        case O_JSON:
+            c.json = true;
+            break;
+        case O_KEEP_HOME:
+            c.keep_home = true;
+            used_opts |= OPT_KEEP_HOME;
+            break;
+        case O_EXIST_OK:
+            c.exist_ok = true;
+            used_opts |= OPT_EXIST_OK;
+            break;
         case 'h':
-        case O_HELP: help = true; break;
-        case O_LEVEL: c.level = optarg; used_opts |= OPT_RUN; break;
-        case O_SERVICE: c.service = optarg; used_opts |= OPT_RUN; break;
-        case O_CWD: c.cwd = optarg; used_opts |= OPT_RUN; break;
-        case O_SHELL: c.shell = optarg; used_opts |= OPT_RUN; break;
-        case O_TTY: c.tty = true; used_opts |= OPT_RUN; break;
-        case O_VERBOSE: c.verbose = true; used_opts |= OPT_RUN; break;
+        case O_HELP:
+            help = true;
+            break;
+        case O_LEVEL:
+            c.level = optarg;
+            used_opts |= OPT_RUN;
+            break;
+        case O_SERVICE:
+            c.service = optarg;
+            used_opts |= OPT_RUN;
+            break;
+        case O_CWD:
+            c.cwd = optarg;
+            used_opts |= OPT_RUN;
+            break;
+        case O_SHELL:
+            c.shell = optarg;
+            used_opts |= OPT_RUN;
+            break;
+        case O_TTY:
+            c.tty = true;
+            used_opts |= OPT_RUN;
+            break;
+        case O_VERBOSE:
+            c.verbose = true;
+            used_opts |= OPT_RUN;
+            break;
         case O_ENV: {
             char **v = realloc(c.env, (c.nenv + 2) * sizeof *v);
             if (!v) return cli_usage_error("out of memory");
@@ -190,8 +230,10 @@ int main(int argc, char **argv) {
             used_opts |= OPT_RUN;
             break;
         }
-        case ':': return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
-        default: return cli_usage_error("unknown option '%s'", argv[optind - 1]);
+        case ':':
+            return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
+        default:
+            return cli_usage_error("unknown option '%s'", argv[optind - 1]);
         }
         if (r < 0) {
             fprintf(stderr, "warren: %s\n", e.msg);

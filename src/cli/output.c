@@ -18,7 +18,9 @@ json_t *tenant_json(const wr_tenant *t) {
 }
 
 /* pactown reports round(bytes / MiB, 2). */
-double size_mb(uint64_t bytes) { return round((double)bytes / (1024.0 * 1024.0) * 100.0) / 100.0; }
+double size_mb(uint64_t bytes) {
+    return round((double)bytes / (1024.0 * 1024.0) * 100.0) / 100.0;
+}
 
 json_t *stats_json(const wr_stats *s) {
     json_t *j = json_object();

@@ -26,7 +26,8 @@ static int set_path(char *dst, const char *what, const char *v, wr_err *e) {
         return wr_invalid(e, "%s '%s': must not contain '..'", what, v);
     strcpy(dst, v);
     size_t l = strlen(dst);
-    while (l > 1 && dst[l - 1] == '/') dst[--l] = '\0';
+    while (l > 1 && dst[l - 1] == '/')
+        dst[--l] = '\0';
     return 0;
 }
 
@@ -63,8 +64,7 @@ int wr_config_set_uid_range(wr_config *c, const char *v, wr_err *e) {
     if (!dash || parse_id(v, dash, &lo) < 0 || parse_id(dash + 1, dash + strlen(dash), &hi) < 0)
         return wr_invalid(e, "UID range '%s': expected MIN-MAX, e.g. 60001-299999", v ? v : "");
     /* Below 1000 are system accounts; a tenant must never get one of those. */
-    if (lo < 1000 || hi < lo)
-        return wr_invalid(e, "UID range '%s': need 1000 <= MIN <= MAX", v);
+    if (lo < 1000 || hi < lo) return wr_invalid(e, "UID range '%s': need 1000 <= MIN <= MAX", v);
     c->uid_min = lo;
     c->uid_max = hi;
     return 0;
@@ -91,12 +91,16 @@ int wr_config_defaults(wr_config *c, wr_err *e) {
                              "WARREN_USERS_BASE");
     char buf[WR_BASE_MAX * 2];
     const char *xs = getenv("XDG_STATE_HOME"), *xd = getenv("XDG_DATA_HOME");
-    if (xs && xs[0] == '/') snprintf(buf, sizeof buf, "%s/warren", xs);
-    else snprintf(buf, sizeof buf, "%s/.local/state/warren", home);
+    if (xs && xs[0] == '/')
+        snprintf(buf, sizeof buf, "%s/warren", xs);
+    else
+        snprintf(buf, sizeof buf, "%s/.local/state/warren", home);
     int r = set_path(c->state_dir, "state directory", buf, e);
     if (r < 0) return r;
-    if (xd && xd[0] == '/') snprintf(buf, sizeof buf, "%s/warren/users", xd);
-    else snprintf(buf, sizeof buf, "%s/.local/share/warren/users", home);
+    if (xd && xd[0] == '/')
+        snprintf(buf, sizeof buf, "%s/warren/users", xd);
+    else
+        snprintf(buf, sizeof buf, "%s/.local/share/warren/users", home);
     return set_path(c->users_base, "users base", buf, e);
 }
 

@@ -10,9 +10,9 @@
 #include "err.h"
 
 typedef struct wr_usage {
-    uint64_t bytes;   /* st_blocks * 512 summed */
-    uint64_t inodes;  /* distinct inodes, the top directory included */
-    bool truncated;   /* some directory was deeper than WR_DU_MAX_DEPTH */
+    uint64_t bytes;  /* st_blocks * 512 summed */
+    uint64_t inodes; /* distinct inodes, the top directory included */
+    bool truncated;  /* some directory was deeper than WR_DU_MAX_DEPTH */
 } wr_usage;
 
 #define WR_DU_MAX_DEPTH 4096

@@ -25,8 +25,8 @@ void wr_fs_force_fallback(bool on);
  * by uid:gid with exactly `mode`. An existing entry must be a real directory
  * (not a link); one owned by someone other than uid or root is refused (kind
  * unsafe) rather than taken over. `what` names it in errors. */
-int wr_mkdir_owned(int dirfd, const char *name, mode_t mode, uid_t uid, gid_t gid,
-                   const char *what, wr_err *e);
+int wr_mkdir_owned(int dirfd, const char *name, mode_t mode, uid_t uid, gid_t gid, const char *what,
+                   wr_err *e);
 
 /* Removes `name` in dirfd and everything below it without following any link
  * and without crossing into another filesystem (a mount inside is refused,

@@ -27,9 +27,9 @@
 int wr_landlock_abi(void);
 
 typedef enum wr_landlock_access {
-    WR_LANDLOCK_READ,    /* read files and directories, execute */
-    WR_LANDLOCK_WRITE,   /* everything READ allows, plus write, create, remove, rename */
-    WR_LANDLOCK_DEVICE,  /* read and write an existing file (device nodes) */
+    WR_LANDLOCK_READ,   /* read files and directories, execute */
+    WR_LANDLOCK_WRITE,  /* everything READ allows, plus write, create, remove, rename */
+    WR_LANDLOCK_DEVICE, /* read and write an existing file (device nodes) */
 } wr_landlock_access;
 
 /* Creates a ruleset handling every filesystem access the ABI knows (and, from

@@ -13,13 +13,26 @@
  * code point, or 0 if the sequence is malformed: truncated, overlong, a
  * surrogate, or above U+10FFFF. */
 static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp) {
-    if (s[0] < 0x80) { *cp = s[0]; return 1; }
+    if (s[0] < 0x80) {
+        *cp = s[0];
+        return 1;
+    }
     size_t len;
     uint32_t c, min;
-    if ((s[0] & 0xe0) == 0xc0) { len = 2; c = s[0] & 0x1f; min = 0x80; }
-    else if ((s[0] & 0xf0) == 0xe0) { len = 3; c = s[0] & 0x0f; min = 0x800; }
-    else if ((s[0] & 0xf8) == 0xf0) { len = 4; c = s[0] & 0x07; min = 0x10000; }
-    else return 0;
+    if ((s[0] & 0xe0) == 0xc0) {
+        len = 2;
+        c = s[0] & 0x1f;
+        min = 0x80;
+    } else if ((s[0] & 0xf0) == 0xe0) {
+        len = 3;
+        c = s[0] & 0x0f;
+        min = 0x800;
+    } else if ((s[0] & 0xf8) == 0xf0) {
+        len = 4;
+        c = s[0] & 0x07;
+        min = 0x10000;
+    } else
+        return 0;
     if (len > n) return 0;
     for (size_t i = 1; i < len; i++) {
         if ((s[i] & 0xc0) != 0x80) return 0;
@@ -67,8 +80,10 @@ int wr_check_service_id(const char *id, wr_err *e) {
         if (i == 0 && c >= 0x20 && c < 0x7f)
             return wr_invalid(e, "service id '%.64s': must start with a letter or digit", id);
         if (c >= 0x20 && c < 0x7f)
-            return wr_invalid(e, "service id '%.64s': character '%c' not allowed (use A-Z a-z "
-                                 "0-9 . _ -)", id, c);
+            return wr_invalid(e,
+                              "service id '%.64s': character '%c' not allowed (use A-Z a-z "
+                              "0-9 . _ -)",
+                              id, c);
         return wr_invalid(e, "service id: byte 0x%02x at %zu not allowed (use A-Z a-z 0-9 . _ -)",
                           c, i);
     }
@@ -82,10 +97,9 @@ int wr_check_prefix(const char *p, wr_err *e) {
         return wr_invalid(e, "user prefix '%.32s': at most %d characters", p, WR_PREFIX_MAX);
     for (size_t i = 0; i < n; i++) {
         char c = p[i];
-        bool ok = (c >= 'a' && c <= 'z') || c == '_' ||
-                  (i > 0 && ((c >= '0' && c <= '9') || c == '-'));
-        if (!ok)
-            return wr_invalid(e, "user prefix '%s': use a-z and _ first, then a-z 0-9 _ -", p);
+        bool ok =
+            (c >= 'a' && c <= 'z') || c == '_' || (i > 0 && ((c >= '0' && c <= '9') || c == '-'));
+        if (!ok) return wr_invalid(e, "user prefix '%s': use a-z and _ first, then a-z 0-9 _ -", p);
     }
     return 0;
 }
@@ -118,14 +132,21 @@ void wr_gecos_from_tenant_id(const char *id, char out[WR_GECOS_MAX + 1]) {
     for (size_t i = 0; i < n;) {
         uint32_t cp;
         size_t l = utf8_decode(s + i, n - i, &cp);
-        if (!l) { l = 1; cp = 0xfffd; }
-        bool bad = l == 1 && (is_control(cp) || cp == ':' || cp == ',' || cp == '=' ||
-                              cp == '\\' || cp == 0xfffd);
+        if (!l) {
+            l = 1;
+            cp = 0xfffd;
+        }
+        bool bad = l == 1 && (is_control(cp) || cp == ':' || cp == ',' || cp == '=' || cp == '\\' ||
+                              cp == 0xfffd);
         bad = bad || is_control(cp);
         size_t outl = bad ? 1 : l;
         if (o + outl > WR_GECOS_MAX) break; /* never split a character */
-        if (bad) out[o++] = '_';
-        else { memcpy(out + o, s + i, l); o += l; }
+        if (bad)
+            out[o++] = '_';
+        else {
+            memcpy(out + o, s + i, l);
+            o += l;
+        }
         i += l;
     }
     out[o] = '\0';

@@ -13,7 +13,7 @@
 
 #define WR_TENANT_ID_MAX 256
 #define WR_SERVICE_ID_MAX 64
-#define WR_USERNAME_MAX 32   /* what useradd and utmp accept */
+#define WR_USERNAME_MAX 32 /* what useradd and utmp accept */
 #define WR_NAME_HEX_MIN 8
 #define WR_GECOS_MAX 200
 /* A prefix of at most 16 bytes leaves at least 16 hex digits for a username

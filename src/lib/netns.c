@@ -24,8 +24,7 @@
 #define NSFS_MAGIC 0x6e736673
 #endif
 
-static int entry_path(const char *state_dir, const char *username, char *out, size_t n,
-                      wr_err *e) {
+static int entry_path(const char *state_dir, const char *username, char *out, size_t n, wr_err *e) {
     if (!*username || strchr(username, '/') || username[0] == '.')
         return wr_invalid(e, "account name '%s' cannot name a network namespace", username);
     if ((size_t)snprintf(out, n, "%s/netns/%s", state_dir, username) >= n)
@@ -52,7 +51,8 @@ static int loopback_up(void) {
     struct ifreq ifr = {0};
     strcpy(ifr.ifr_name, "lo");
     int r = 0;
-    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) r = -errno;
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+        r = -errno;
     else {
         ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
         if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) r = -errno;
@@ -75,7 +75,10 @@ static int make(const char *path, wr_err *e) {
     pid_t pid = fork();
     if (pid < 0) {
         int err = errno;
-        close(go[0]); close(go[1]); close(ready[0]); close(ready[1]);
+        close(go[0]);
+        close(go[1]);
+        close(ready[0]);
+        close(ready[1]);
         return wr_sys(e, err, "network namespace");
     }
     if (pid == 0) {
@@ -95,8 +98,8 @@ static int make(const char *path, wr_err *e) {
     ssize_t n = read(ready[0], &hr, sizeof hr);
     int r = 0;
     if (n != (ssize_t)sizeof hr || hr < 0) {
-        r = wr_sys(e, n == (ssize_t)sizeof hr ? -hr : EIO,
-                   "cannot make a network namespace for %s", path);
+        r = wr_sys(e, n == (ssize_t)sizeof hr ? -hr : EIO, "cannot make a network namespace for %s",
+                   path);
     } else {
         char src[64];
         snprintf(src, sizeof src, "/proc/%d/ns/net", (int)pid);

@@ -116,19 +116,18 @@ static const wr_tenant *tenant_named(const wr_rows *l, const char *name) {
 }
 
 /* Account lines of a registered tenant: complete them if any is missing. */
-static int check_tenant(warren *w, const accounts *a, const wr_tenant *t,
-                        wr_reconcile_report *rep, wr_err *e) {
+static int check_tenant(warren *w, const accounts *a, const wr_tenant *t, wr_reconcile_report *rep,
+                        wr_err *e) {
     const entry *p = find(&a->t[WR_ACCOUNT_PASSWD], t->linux_username);
     const entry *g = find(&a->t[WR_ACCOUNT_GROUP], t->linux_username);
     if ((p && p->id != (long long)t->uid) || (g && g->id != (long long)t->gid)) {
         rep->conflicts++;
         return 0;
     }
-    bool whole = p && g &&
-                 (!a->t[WR_ACCOUNT_SHADOW].present ||
-                  find(&a->t[WR_ACCOUNT_SHADOW], t->linux_username)) &&
-                 (!a->t[WR_ACCOUNT_GSHADOW].present ||
-                  find(&a->t[WR_ACCOUNT_GSHADOW], t->linux_username));
+    bool whole =
+        p && g &&
+        (!a->t[WR_ACCOUNT_SHADOW].present || find(&a->t[WR_ACCOUNT_SHADOW], t->linux_username)) &&
+        (!a->t[WR_ACCOUNT_GSHADOW].present || find(&a->t[WR_ACCOUNT_GSHADOW], t->linux_username));
     if (whole) return 0;
     /* Take out what is there, then write all four lines as a create does. */
     int r = wr_account_remove(w, t, e);
@@ -171,8 +170,7 @@ static int check_orphan(warren *w, const wr_rows *l, const entry *p, wr_reconcil
 
 /* A directory in the users base that no tenant has: its owner's UID must not
  * go to a new tenant. The directory itself is the admin's to look at. */
-static int check_leftover_homes(warren *w, const wr_rows *l, wr_reconcile_report *rep,
-                                wr_err *e) {
+static int check_leftover_homes(warren *w, const wr_rows *l, wr_reconcile_report *rep, wr_err *e) {
     int fd = openat(w->basefd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return wr_sys(e, errno, "cannot read %s", w->cfg.users_base);
     DIR *d = fdopendir(fd);
@@ -205,7 +203,8 @@ static int reconcile_locked(warren *w, wr_reconcile_report *rep, wr_err *e) {
         if (l.v[i].state == WR_TENANT_ACTIVE) r = check_tenant(w, &a, &l.v[i], rep, e);
     }
     const table *pw = &a.t[WR_ACCOUNT_PASSWD];
-    for (size_t i = 0; i < pw->n && r >= 0; i++) r = check_orphan(w, &l, &pw->v[i], rep, e);
+    for (size_t i = 0; i < pw->n && r >= 0; i++)
+        r = check_orphan(w, &l, &pw->v[i], rep, e);
     if (r >= 0) r = check_leftover_homes(w, &l, rep, e);
 out:
     if (r == -ENOMEM) r = wr_sys(e, ENOMEM, "reconcile");

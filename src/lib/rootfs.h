@@ -41,16 +41,16 @@
 #include "err.h"
 
 typedef struct wr_rootfs_spec {
-    const char *home_dir;   /* the home's path on the host; the same path inside (not
-                               in a directory the root provides: /usr, /etc, /dev, ...) */
-    int home_fd;            /* O_PATH or O_DIRECTORY fd on the home, opened safely */
-    const char *cwd;        /* absolute path inside the new root, resolved there with no
-                               symlinks on the way; NULL: the home */
+    const char *home_dir; /* the home's path on the host; the same path inside (not
+                             in a directory the root provides: /usr, /etc, /dev, ...) */
+    int home_fd;          /* O_PATH or O_DIRECTORY fd on the home, opened safely */
+    const char *cwd;      /* absolute path inside the new root, resolved there with no
+                             symlinks on the way; NULL: the home */
     const char *username;
     uid_t uid;
     gid_t gid;
     const char *hostname;
-    uint64_t tmp_bytes;     /* size of /tmp and of /dev/shm; 0: a default */
+    uint64_t tmp_bytes; /* size of /tmp and of /dev/shm; 0: a default */
 } wr_rootfs_spec;
 
 typedef struct wr_rootfs wr_rootfs;

@@ -25,24 +25,24 @@ int wr_level_parse(const char *s, wr_level *ret, wr_err *e);
 const char *wr_level_name(wr_level l);
 
 typedef struct wr_run_spec {
-    const char *tenant;          /* saas_user_id */
-    const char *service;         /* NULL, or a service id: cwd defaults to its sandbox */
-    const char *const *argv;     /* the program; argv[0] without '/' is looked up in PATH */
-    const char *shell;           /* instead of argv: run `/bin/sh -c shell` */
-    const char *const *env;      /* "KEY=VALUE" additions (NULL-terminated), or NULL */
-    const char *cwd;             /* NULL, or a directory inside the home: relative to
-                                    it, or absolute under home_dir; never through a link */
+    const char *tenant;      /* saas_user_id */
+    const char *service;     /* NULL, or a service id: cwd defaults to its sandbox */
+    const char *const *argv; /* the program; argv[0] without '/' is looked up in PATH */
+    const char *shell;       /* instead of argv: run `/bin/sh -c shell` */
+    const char *const *env;  /* "KEY=VALUE" additions (NULL-terminated), or NULL */
+    const char *cwd;         /* NULL, or a directory inside the home: relative to
+                                it, or absolute under home_dir; never through a link */
     wr_level level;
-    double timeout;              /* seconds of wall time; 0: none */
-    int stdio[3];                /* fds the run gets as 0, 1, 2; -1: /dev/null */
-    bool tty;                    /* stdio[0] is a terminal: make it the controlling
-                                    terminal and pass TERM */
+    double timeout; /* seconds of wall time; 0: none */
+    int stdio[3];   /* fds the run gets as 0, 1, 2; -1: /dev/null */
+    bool tty;       /* stdio[0] is a terminal: make it the controlling
+                       terminal and pass TERM */
 } wr_run_spec;
 
 typedef struct wr_run_result {
-    int exit_code;      /* the program's exit status, if it exited */
-    int signal;         /* the signal that ended it, else 0 */
-    bool timed_out;     /* ended by the timeout */
+    int exit_code;  /* the program's exit status, if it exited */
+    int signal;     /* the signal that ended it, else 0 */
+    bool timed_out; /* ended by the timeout */
     double wall_seconds;
     double cpu_seconds; /* user + system of the whole tree (the run's cgroup) */
     uint64_t peak_rss;  /* bytes: the largest resident set of the program or a

@@ -52,9 +52,9 @@ int wr_seccomp_load(const wr_seccomp *f);
  * (the task died meanwhile): not an error; *ret is filled when the
  * notification was received before the task died. */
 typedef struct wr_seccomp_refusal {
-    int nr;           /* system call number */
-    char name[32];    /* its name, or "syscall_<nr>" */
-    int errnum;       /* what the task was answered: EPERM, ENOSYS or EAFNOSUPPORT */
-    uint32_t pid;     /* the task, in the supervisor's pid namespace */
+    int nr;        /* system call number */
+    char name[32]; /* its name, or "syscall_<nr>" */
+    int errnum;    /* what the task was answered: EPERM, ENOSYS or EAFNOSUPPORT */
+    uint32_t pid;  /* the task, in the supervisor's pid namespace */
 } wr_seccomp_refusal;
 int wr_seccomp_handle(int listener, wr_seccomp_refusal *ret, wr_err *e);

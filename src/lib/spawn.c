@@ -92,18 +92,28 @@ typedef enum step {
 } step;
 
 static const char *const step_names[STEP_MAX] = {
-    [STEP_SIGNALS] = "reset signals",          [STEP_PARENT_DEATH] = "parent-death signal",
-    [STEP_NETNS] = "join network namespace",   [STEP_ROOTFS] = "private root",
-    [STEP_HOSTNAME] = "hostname",              [STEP_BOUNDING] = "drop bounding set",
-    [STEP_NO_CAPS] = "verify no capabilities", [STEP_LANDLOCK] = "landlock",
+    [STEP_SIGNALS] = "reset signals",
+    [STEP_PARENT_DEATH] = "parent-death signal",
+    [STEP_NETNS] = "join network namespace",
+    [STEP_ROOTFS] = "private root",
+    [STEP_HOSTNAME] = "hostname",
+    [STEP_BOUNDING] = "drop bounding set",
+    [STEP_NO_CAPS] = "verify no capabilities",
+    [STEP_LANDLOCK] = "landlock",
     [STEP_SECCOMP] = "seccomp filter",
-    [STEP_SETSID] = "new session",             [STEP_TERMINAL] = "controlling terminal",
-    [STEP_STDIO] = "stdio",                    [STEP_CLOSE_FDS] = "close inherited fds",
-    [STEP_CWD] = "working directory",          [STEP_RLIMITS] = "resource limits",
-    [STEP_UMASK] = "umask",                    [STEP_GROUPS] = "drop supplementary groups",
-    [STEP_GID] = "set gid",                    [STEP_UID] = "set uid",
+    [STEP_SETSID] = "new session",
+    [STEP_TERMINAL] = "controlling terminal",
+    [STEP_STDIO] = "stdio",
+    [STEP_CLOSE_FDS] = "close inherited fds",
+    [STEP_CWD] = "working directory",
+    [STEP_RLIMITS] = "resource limits",
+    [STEP_UMASK] = "umask",
+    [STEP_GROUPS] = "drop supplementary groups",
+    [STEP_GID] = "set gid",
+    [STEP_UID] = "set uid",
     [STEP_PARENT_DEATH_2] = "parent-death signal after uid change",
-    [STEP_NO_NEW_PRIVS] = "no_new_privs",      [STEP_EXEC] = "exec",
+    [STEP_NO_NEW_PRIVS] = "no_new_privs",
+    [STEP_EXEC] = "exec",
 };
 
 /* Limits every run gets at every level. Core dumps would write the program's
@@ -126,10 +136,10 @@ typedef struct plan {
     bool tty;
     wr_level level;
     pid_t parent;
-    int netns_fd;              /* container */
-    const wr_rootfs *rootfs;   /* container */
-    const char *hostname;      /* container */
-    int landlock;              /* strong: the ruleset, or -1 */
+    int netns_fd;            /* container */
+    const wr_rootfs *rootfs; /* container */
+    const char *hostname;    /* container */
+    int landlock;            /* strong: the ruleset, or -1 */
     int landlock_abi;
     const wr_seccomp *seccomp; /* strong */
     int sync_fd;               /* strong: the parent has taken the listener */
@@ -158,7 +168,9 @@ static _Noreturn void child_fail_at(const plan *p, step s, int errnum, int detai
     _exit(WR_EXIT_SETUP);
 }
 
-static _Noreturn void child_fail(const plan *p, step s, int errnum) { child_fail_at(p, s, errnum, 0); }
+static _Noreturn void child_fail(const plan *p, step s, int errnum) {
+    child_fail_at(p, s, errnum, 0);
+}
 
 /* Strong: the rules for what exists only inside the new root. Reading is
  * allowed from its "/" down, since everything under it is what rootfs.c put
@@ -193,7 +205,8 @@ static _Noreturn void child_main(const plan *p) {
      * the mask blocked around clone is lifted. */
     struct sigaction dfl = {.sa_handler = SIG_DFL};
     for (int sig = 1; sig < _NSIG; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, NULL); /* EINVAL for RT ones glibc reserves */
+        if (sig != SIGKILL && sig != SIGSTOP)
+            sigaction(sig, &dfl, NULL); /* EINVAL for RT ones glibc reserves */
     sigset_t none;
     sigemptyset(&none);
     CHECK(p, STEP_SIGNALS, sigprocmask(SIG_SETMASK, &none, NULL) == 0);
@@ -218,8 +231,10 @@ static _Noreturn void child_main(const plan *p) {
     /* Lift each stdio fd above 2 first, so that one landing on another's
      * number cannot clobber it; dup3 then clears close-on-exec on 0, 1, 2. */
     int high[3];
-    for (int i = 0; i < 3; i++) CHECK(p, STEP_STDIO, (high[i] = fcntl(p->stdio[i], F_DUPFD_CLOEXEC, 3)) >= 0);
-    for (int i = 0; i < 3; i++) CHECK(p, STEP_STDIO, dup3(high[i], i, 0) == i);
+    for (int i = 0; i < 3; i++)
+        CHECK(p, STEP_STDIO, (high[i] = fcntl(p->stdio[i], F_DUPFD_CLOEXEC, 3)) >= 0);
+    for (int i = 0; i < 3; i++)
+        CHECK(p, STEP_STDIO, dup3(high[i], i, 0) == i);
 
     /* Everything else closes at exec; the error pipe stays usable until then. */
     CHECK(p, STEP_CLOSE_FDS, syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) == 0);
@@ -330,7 +345,8 @@ typedef struct strv {
 } strv;
 
 static void strv_free(strv *s) {
-    for (size_t i = 0; i < s->n; i++) free(s->v[i]);
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i]);
     free(s->v);
     s->v = NULL;
     s->n = 0;
@@ -383,14 +399,17 @@ static int build_env(const wr_run_spec *spec, const wr_tenant *t, strv *env, wr_
         (r = strv_setf(env, "USER=%s", t->linux_username)) < 0 ||
         (r = strv_setf(env, "LOGNAME=%s", t->linux_username)) < 0 ||
         (r = strv_setf(env, "SHELL=/bin/sh")) < 0 ||
-        (r = strv_setf(env, "LANG=%s", lang && *lang && !strchr(lang, '\n') ? lang : "C.UTF-8")) < 0)
+        (r = strv_setf(env, "LANG=%s", lang && *lang && !strchr(lang, '\n') ? lang : "C.UTF-8")) <
+            0)
         return wr_sys(e, ENOMEM, "run environment");
     if (spec->tty && (r = strv_setf(env, "TERM=%s", term && *term ? term : "xterm")) < 0)
         return wr_sys(e, ENOMEM, "run environment");
     for (const char *const *kv = spec->env; kv && *kv; kv++) {
         if (!env_key_ok(*kv))
-            return wr_invalid(e, "environment '%.64s': expected KEY=VALUE with KEY of "
-                                 "[A-Za-z_][A-Za-z0-9_]*", *kv);
+            return wr_invalid(e,
+                              "environment '%.64s': expected KEY=VALUE with KEY of "
+                              "[A-Za-z_][A-Za-z0-9_]*",
+                              *kv);
         if (strv_setenv(env, *kv) < 0) return wr_sys(e, ENOMEM, "run environment");
     }
     return 0;
@@ -432,14 +451,15 @@ static int open_cwd(warren *w, const wr_run_spec *spec, const wr_tenant *t, int 
                 return wr_invalid(e, "working directory '%s': not inside the home %s", spec->cwd,
                                   t->home_dir);
             rel += hl;
-            while (*rel == '/') rel++;
+            while (*rel == '/')
+                rel++;
             if (!*rel) rel = ".";
         }
         int fd = wr_open_beneath(homefd, rel, O_PATH | O_DIRECTORY, 0);
         if (fd < 0)
             return wr_fail(e, fd == -ENOENT ? WR_ERR_NOT_FOUND : WR_ERR_INVALID, -fd,
                            "working directory '%s': %s", spec->cwd,
-                           fd == -ELOOP ? "a link on the way (not followed)"
+                           fd == -ELOOP   ? "a link on the way (not followed)"
                            : fd == -EXDEV ? "outside the home"
                                           : strerror(-fd));
         if (asprintf(ret_path, "%s/%s", t->home_dir, rel) < 0) {
@@ -499,18 +519,16 @@ static double now(void) {
 /* The report the child wrote, as the error the caller sees. */
 static int setup_failed(const report *rep, const char *path, wr_err *e) {
     int code = rep->step == STEP_EXEC && rep->errnum == ENOENT ? WR_EXIT_NOTFOUND
-               : rep->step == STEP_EXEC                          ? WR_EXIT_NOEXEC
-                                                                 : WR_EXIT_SETUP;
+               : rep->step == STEP_EXEC                        ? WR_EXIT_NOEXEC
+                                                               : WR_EXIT_SETUP;
     const char *name = rep->step >= 0 && rep->step < STEP_MAX ? step_names[rep->step] : "?";
-    int r = rep->step == STEP_EXEC
-                ? wr_fail(e, WR_ERR_SYSTEM, rep->errnum, "cannot run %s: %s", path,
-                          strerror(rep->errnum))
+    int r = rep->step == STEP_EXEC ? wr_fail(e, WR_ERR_SYSTEM, rep->errnum, "cannot run %s: %s",
+                                             path, strerror(rep->errnum))
             : rep->step == STEP_ROOTFS
-                ? wr_fail(e, WR_ERR_SYSTEM, rep->errnum,
-                          "run setup failed at step '%s' (%s): %s", name,
-                          wr_rootfs_step_name(rep->detail), strerror(rep->errnum))
-                : wr_fail(e, WR_ERR_SYSTEM, rep->errnum, "run setup failed at step '%s': %s",
-                          name, strerror(rep->errnum));
+                ? wr_fail(e, WR_ERR_SYSTEM, rep->errnum, "run setup failed at step '%s' (%s): %s",
+                          name, wr_rootfs_step_name(rep->detail), strerror(rep->errnum))
+                : wr_fail(e, WR_ERR_SYSTEM, rep->errnum, "run setup failed at step '%s': %s", name,
+                          strerror(rep->errnum));
     if (e && !e->exit_code) e->exit_code = code;
     return r;
 }
@@ -544,8 +562,8 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
     if (r < 0) return r;
     if ((r = wr_ensure_cgroups(w, e)) < 0) return r;
 
-    _cleanup_close_ int homefd = wr_home_open(w->basefd, t.linux_username,
-                                              w->cfg.root_mode ? t.uid : getuid(), e);
+    _cleanup_close_ int homefd =
+        wr_home_open(w->basefd, t.linux_username, w->cfg.root_mode ? t.uid : getuid(), e);
     if (homefd < 0) return homefd;
     _cleanup_free_ char *cwd_path = NULL;
     _cleanup_close_ int cwd = open_cwd(w, spec, &t, homefd, &cwd_path, e);
@@ -563,8 +581,12 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
     wr_run *run = NULL;
     if (contained) {
         if ((r = netns = wr_netns_open(w->cfg.state_dir, t.linux_username, e)) < 0) goto out;
-        wr_rootfs_spec rs = {.home_dir = t.home_dir, .home_fd = homefd, .cwd = cwd_path,
-                             .username = t.linux_username, .uid = t.uid, .gid = t.gid,
+        wr_rootfs_spec rs = {.home_dir = t.home_dir,
+                             .home_fd = homefd,
+                             .cwd = cwd_path,
+                             .username = t.linux_username,
+                             .uid = t.uid,
+                             .gid = t.gid,
                              .hostname = t.linux_username};
         if ((r = wr_rootfs_plan(&rs, &root, e)) < 0) goto out;
     }
@@ -626,12 +648,25 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
     if ((r = cgfd = wr_cgroup_run_create(w->cgroups, t.linux_username, run->id, e)) < 0) goto out;
 
     plan pl = {
-        .uid = t.uid, .gid = t.gid, .change_ids = w->cfg.root_mode, .tty = spec->tty,
-        .level = spec->level, .parent = getpid(), .netns_fd = netns, .rootfs = root,
-        .hostname = t.linux_username, .landlock = ruleset, .landlock_abi = abi,
-        .seccomp = filter, .sync_fd = sync_r,
-        .stdio = {stdio[0], stdio[1], stdio[2]}, .cwd_fd = cwd,
-        .err_fd = err_w, .path = path, .argv = argv, .envp = env.v,
+        .uid = t.uid,
+        .gid = t.gid,
+        .change_ids = w->cfg.root_mode,
+        .tty = spec->tty,
+        .level = spec->level,
+        .parent = getpid(),
+        .netns_fd = netns,
+        .rootfs = root,
+        .hostname = t.linux_username,
+        .landlock = ruleset,
+        .landlock_abi = abi,
+        .seccomp = filter,
+        .sync_fd = sync_r,
+        .stdio = {stdio[0], stdio[1], stdio[2]},
+        .cwd_fd = cwd,
+        .err_fd = err_w,
+        .path = path,
+        .argv = argv,
+        .envp = env.v,
     };
 
     /* Blocked across clone so that no handler of the parent's runs in the
@@ -663,7 +698,8 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
     report rep;
     ssize_t n;
     for (;;) {
-        do n = read(err_r, &rep, sizeof rep);
+        do
+            n = read(err_r, &rep, sizeof rep);
         while (n < 0 && errno == EINTR);
         if (n != (ssize_t)sizeof rep || rep.step != REPORT_LISTENER) break;
         run->listener = (int)syscall(SYS_pidfd_getfd, pidfd, rep.detail, 0);
@@ -675,8 +711,10 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
         }
     }
     if (n != 0) {
-        if (n == (ssize_t)sizeof rep) r = setup_failed(&rep, path, e);
-        else r = wr_sys(e, n < 0 ? errno : EPROTO, "cannot read the run's setup report");
+        if (n == (ssize_t)sizeof rep)
+            r = setup_failed(&rep, path, e);
+        else
+            r = wr_sys(e, n < 0 ? errno : EPROTO, "cannot read the run's setup report");
         wr_run_free(run);
         run = NULL;
         goto out;
@@ -690,8 +728,12 @@ out:
     return r;
 }
 
-int wr_run_pid(const wr_run *r) { return r->pid; }
-int wr_run_pidfd(const wr_run *r) { return r->pidfd; }
+int wr_run_pid(const wr_run *r) {
+    return r->pid;
+}
+int wr_run_pidfd(const wr_run *r) {
+    return r->pidfd;
+}
 
 static uint64_t cgroup_cpu_usec(int cgfd) {
     _cleanup_close_ int fd = openat(cgfd, "cpu.stat", O_RDONLY | O_CLOEXEC);
@@ -712,8 +754,10 @@ static void reap(wr_run *r) {
     r->reaped = true;
     r->result.wall_seconds = now() - r->started;
     r->result.peak_rss = (uint64_t)ru.ru_maxrss * 1024;
-    if (WIFEXITED(status)) r->result.exit_code = WEXITSTATUS(status);
-    else if (WIFSIGNALED(status)) r->result.signal = WTERMSIG(status);
+    if (WIFEXITED(status))
+        r->result.exit_code = WEXITSTATUS(status);
+    else if (WIFSIGNALED(status))
+        r->result.signal = WTERMSIG(status);
 }
 
 /* Ends what is left in the run's cgroup and removes it. */
@@ -726,7 +770,9 @@ static int end_tree(wr_run *r, wr_err *e) {
     return rc;
 }
 
-int wr_run_notify_fd(const wr_run *r) { return r->listener; }
+int wr_run_notify_fd(const wr_run *r) {
+    return r->listener;
+}
 
 int wr_run_service(wr_run *r, wr_err *e) {
     if (r->listener < 0) return 0;
@@ -736,10 +782,13 @@ int wr_run_service(wr_run *r, wr_err *e) {
     if (q < 0) return q;
     r->last_refusal = wr_now();
     size_t i = 0;
-    while (i < r->nrefused && !streq(r->refused[i].name, x.name)) i++;
+    while (i < r->nrefused && !streq(r->refused[i].name, x.name))
+        i++;
     if (i == r->nrefused) {
-        if (i == ELEMENTSOF(r->refused)) i--; /* a run refused that many kinds: pool the rest */
-        else r->nrefused++;
+        if (i == ELEMENTSOF(r->refused))
+            i--; /* a run refused that many kinds: pool the rest */
+        else
+            r->nrefused++;
         snprintf(r->refused[i].name, sizeof r->refused[i].name, "%s",
                  i == ELEMENTSOF(r->refused) - 1 ? "(other)" : x.name);
     }
@@ -751,8 +800,8 @@ int wr_run_service(wr_run *r, wr_err *e) {
  * hide how the run ended, so it is not reported as the run's error. */
 static void record_refusals(wr_run *r) {
     for (size_t i = 0; i < r->nrefused; i++)
-        wr_store_add_refusal(r->w->store, r->saas_user_id, r->refused[i].name,
-                             r->refused[i].count, r->last_refusal, NULL);
+        wr_store_add_refusal(r->w->store, r->saas_user_id, r->refused[i].name, r->refused[i].count,
+                             r->last_refusal, NULL);
     r->nrefused = 0;
 }
 
@@ -803,8 +852,10 @@ int wr_run_cancel(wr_run *r, wr_err *e) {
 void wr_run_free(wr_run *r) {
     if (!r) return;
     if (!r->reaped && r->pid > 0) {
-        if (r->cgroup_fd >= 0) wr_cgroup_kill(r->cgroup_fd, NULL);
-        else syscall(SYS_pidfd_send_signal, r->pidfd, SIGKILL, NULL, 0);
+        if (r->cgroup_fd >= 0)
+            wr_cgroup_kill(r->cgroup_fd, NULL);
+        else
+            syscall(SYS_pidfd_send_signal, r->pidfd, SIGKILL, NULL, 0);
         reap(r);
     }
     end_tree(r, NULL);

@@ -94,9 +94,10 @@ static const char *const stmt_sql[ST_MAX] = {
     [ST_REUSABLE] = "SELECT uid FROM retired_uids WHERE clean = 1 AND uid BETWEEN ?1 AND ?2 "
                     "ORDER BY retired_at LIMIT 1",
     [ST_UNRETIRE] = "DELETE FROM retired_uids WHERE uid = ?1",
-    [ST_REFUSAL_ADD] = "INSERT INTO refused_syscalls (saas_user_id, syscall, count, first_at, last_at) "
-                       "VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (saas_user_id, syscall) DO UPDATE "
-                       "SET count = count + ?3, last_at = ?4",
+    [ST_REFUSAL_ADD] =
+        "INSERT INTO refused_syscalls (saas_user_id, syscall, count, first_at, last_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (saas_user_id, syscall) DO UPDATE "
+        "SET count = count + ?3, last_at = ?4",
     [ST_REFUSALS] = "SELECT syscall, count, first_at, last_at FROM refused_syscalls "
                     "WHERE saas_user_id = ?1 ORDER BY count DESC, syscall",
     [ST_REFUSALS_DROP] = "DELETE FROM refused_syscalls WHERE saas_user_id = ?1",
@@ -200,9 +201,8 @@ int wr_store_open(const char *state_dir, wr_store **ret, wr_err *e) {
     if (!s) return wr_sys(e, ENOMEM, "registry");
     snprintf(s->path, sizeof s->path, "%s/registry.db", state_dir);
     mode_t old = umask(077);
-    int rc = sqlite3_open_v2(s->path, &s->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             NULL);
+    int rc = sqlite3_open_v2(
+        s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     umask(old);
     if (rc != SQLITE_OK) {
         r = wr_fail(e, WR_ERR_SYSTEM, EIO, "registry %s: cannot open: %s", s->path,
@@ -222,13 +222,18 @@ int wr_store_open(const char *state_dir, wr_store **ret, wr_err *e) {
 
 void wr_store_close(wr_store *s) {
     if (!s) return;
-    for (int i = 0; i < ST_MAX; i++) sqlite3_finalize(s->stmt[i]);
+    for (int i = 0; i < ST_MAX; i++)
+        sqlite3_finalize(s->stmt[i]);
     sqlite3_close(s->db);
     free(s);
 }
 
-int wr_store_begin(wr_store *s, wr_err *e) { return exec(s, "BEGIN IMMEDIATE", e); }
-int wr_store_commit(wr_store *s, wr_err *e) { return exec(s, "COMMIT", e); }
+int wr_store_begin(wr_store *s, wr_err *e) {
+    return exec(s, "BEGIN IMMEDIATE", e);
+}
+int wr_store_commit(wr_store *s, wr_err *e) {
+    return exec(s, "COMMIT", e);
+}
 void wr_store_rollback(wr_store *s) {
     if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -250,8 +255,8 @@ static void row_to_tenant(sqlite3_stmt *st, wr_tenant *t) {
     t->keep_home = sqlite3_column_int(st, 7) != 0;
 }
 
-static int get_one(wr_store *s, enum stmt_id id, const char *key, const char *what,
-                   wr_tenant *ret, wr_err *e) {
+static int get_one(wr_store *s, enum stmt_id id, const char *key, const char *what, wr_tenant *ret,
+                   wr_err *e) {
     sqlite3_stmt *st = stmt(s, id, e);
     if (!st) return -EIO;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
@@ -274,8 +279,8 @@ int wr_store_get_by_username(wr_store *s, const char *username, wr_tenant *ret, 
     return get_one(s, ST_GET_BY_NAME, username, "account", ret, e);
 }
 
-static int foreach(wr_store *s, enum stmt_id id, int (*fn)(const wr_tenant *, void *),
-                   void *userdata, wr_err *e) {
+static int foreach (wr_store *s, enum stmt_id id, int (*fn)(const wr_tenant *, void *),
+                    void *userdata, wr_err * e) {
     /* Rows are copied out before fn runs, so fn may use the store itself. */
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(s->db, stmt_sql[id], -1, &st, NULL) != SQLITE_OK)
@@ -291,14 +296,13 @@ static int foreach(wr_store *s, enum stmt_id id, int (*fn)(const wr_tenant *, vo
     return r;
 }
 
-int wr_store_foreach(wr_store *s, int (*fn)(const wr_tenant *, void *), void *userdata,
-                     wr_err *e) {
-    return foreach(s, ST_ALL, fn, userdata, e);
+int wr_store_foreach(wr_store *s, int (*fn)(const wr_tenant *, void *), void *userdata, wr_err *e) {
+    return foreach (s, ST_ALL, fn, userdata, e);
 }
 
-int wr_store_foreach_unfinished(wr_store *s, int (*fn)(const wr_tenant *, void *),
-                                void *userdata, wr_err *e) {
-    return foreach(s, ST_UNFINISHED, fn, userdata, e);
+int wr_store_foreach_unfinished(wr_store *s, int (*fn)(const wr_tenant *, void *), void *userdata,
+                                wr_err *e) {
+    return foreach (s, ST_UNFINISHED, fn, userdata, e);
 }
 
 /* Runs a statement that returns at most one integer row. *ret = -1 if no row. */
@@ -343,8 +347,8 @@ int wr_store_insert(wr_store *s, const wr_tenant *t, wr_err *e) {
     return step_done(s, st, e, "insert tenant");
 }
 
-int wr_store_set_state(wr_store *s, const char *saas_user_id, wr_tenant_state state,
-                       bool keep_home, wr_err *e) {
+int wr_store_set_state(wr_store *s, const char *saas_user_id, wr_tenant_state state, bool keep_home,
+                       wr_err *e) {
     sqlite3_stmt *st = stmt(s, ST_SET_STATE, e);
     if (!st) return -EIO;
     sqlite3_bind_text(st, 1, saas_user_id, -1, SQLITE_STATIC);
@@ -360,7 +364,10 @@ int wr_store_remove(wr_store *s, const char *saas_user_id, bool clean, wr_err *e
     int r = wr_store_begin(s, e);
     if (r < 0) return r;
     sqlite3_stmt *st = stmt(s, ST_DELETE, e);
-    if (!st) { r = -EIO; goto fail; }
+    if (!st) {
+        r = -EIO;
+        goto fail;
+    }
     sqlite3_bind_text(st, 1, saas_user_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
@@ -374,14 +381,20 @@ int wr_store_remove(wr_store *s, const char *saas_user_id, bool clean, wr_err *e
     copy_text(name, sizeof name, st, 1);
     sqlite3_reset(st);
     sqlite3_stmt *rt = stmt(s, ST_RETIRE, e);
-    if (!rt) { r = -EIO; goto fail; }
+    if (!rt) {
+        r = -EIO;
+        goto fail;
+    }
     sqlite3_bind_int64(rt, 1, uid);
     sqlite3_bind_text(rt, 2, name, -1, SQLITE_STATIC);
     sqlite3_bind_double(rt, 3, wr_now());
     sqlite3_bind_int(rt, 4, clean);
     if ((r = step_done(s, rt, e, "retire uid")) < 0) goto fail;
     sqlite3_stmt *rd = stmt(s, ST_REFUSALS_DROP, e);
-    if (!rd) { r = -EIO; goto fail; }
+    if (!rd) {
+        r = -EIO;
+        goto fail;
+    }
     sqlite3_bind_text(rd, 1, saas_user_id, -1, SQLITE_STATIC);
     if ((r = step_done(s, rd, e, "drop refusals")) < 0) goto fail;
     return wr_store_commit(s, e);
@@ -483,8 +496,8 @@ int wr_store_set_meta(wr_store *s, const char *key, const char *value, wr_err *e
     return step_done(s, st, e, "write meta");
 }
 
-int wr_store_add_refusal(wr_store *s, const char *saas_user_id, const char *syscall,
-                         uint64_t count, double when, wr_err *e) {
+int wr_store_add_refusal(wr_store *s, const char *saas_user_id, const char *syscall, uint64_t count,
+                         double when, wr_err *e) {
     sqlite3_stmt *st = stmt(s, ST_REFUSAL_ADD, e);
     if (!st) return -EIO;
     sqlite3_bind_text(st, 1, saas_user_id, -1, SQLITE_STATIC);

@@ -40,8 +40,8 @@ int wr_store_foreach_unfinished(wr_store *s, int (*fn)(const wr_tenant *t, void 
 int wr_store_count(wr_store *s, uint64_t *ret, wr_err *e);
 
 int wr_store_insert(wr_store *s, const wr_tenant *t, wr_err *e);
-int wr_store_set_state(wr_store *s, const char *saas_user_id, wr_tenant_state state,
-                       bool keep_home, wr_err *e);
+int wr_store_set_state(wr_store *s, const char *saas_user_id, wr_tenant_state state, bool keep_home,
+                       wr_err *e);
 /* Deletes the row and retires its UID; `clean` says nothing the UID owned remains. */
 int wr_store_remove(wr_store *s, const char *saas_user_id, bool clean, wr_err *e);
 
@@ -62,8 +62,8 @@ int wr_store_get_meta(wr_store *s, const char *key, char *buf, size_t n, wr_err 
 int wr_store_set_meta(wr_store *s, const char *key, const char *value, wr_err *e);
 
 /* System calls the strong level refused, per tenant (wr_refusal: tenant.h). */
-int wr_store_add_refusal(wr_store *s, const char *saas_user_id, const char *syscall,
-                         uint64_t count, double when, wr_err *e);
+int wr_store_add_refusal(wr_store *s, const char *saas_user_id, const char *syscall, uint64_t count,
+                         double when, wr_err *e);
 /* Most frequent first. Stops at fn's first non-zero return and returns it. */
 int wr_store_foreach_refusal(wr_store *s, const char *saas_user_id,
                              int (*fn)(const wr_refusal *r, void *userdata), void *userdata,

@@ -39,7 +39,9 @@
 #include "util.h"
 #include "warren-internal.h"
 
-const wr_config *wr_config_of(const warren *w) { return &w->cfg; }
+const wr_config *wr_config_of(const warren *w) {
+    return &w->cfg;
+}
 
 /* --- the mutation lock ------------------------------------------------------ */
 
@@ -49,7 +51,9 @@ int wr_lock_mutations(warren *w, wr_err *e) {
     return 0;
 }
 
-void wr_unlock_mutations(warren *w) { flock(w->lockfd, LOCK_UN); }
+void wr_unlock_mutations(warren *w) {
+    flock(w->lockfd, LOCK_UN);
+}
 
 /* --- the account files ------------------------------------------------------ */
 
@@ -57,8 +61,11 @@ int wr_account_add(warren *w, const wr_tenant *t, wr_err *e) {
     if (!w->cfg.root_mode) return 0;
     char gecos[WR_GECOS_MAX + 1];
     wr_gecos_from_tenant_id(t->saas_user_id, gecos);
-    wr_account a = {.name = t->linux_username, .uid = t->uid, .gid = t->gid,
-                    .gecos = gecos, .home = t->home_dir};
+    wr_account a = {.name = t->linux_username,
+                    .uid = t->uid,
+                    .gid = t->gid,
+                    .gecos = gecos,
+                    .home = t->home_dir};
     int r = wr_accounts_lock(w->cfg.etc_dir, e);
     if (r < 0) return r;
     /* The UID and name were checked under warren's lock only; useradd takes
@@ -114,7 +121,8 @@ static bool home_is_ours(warren *w, const wr_tenant *t) {
 
 static int undo_create(warren *w, const wr_tenant *t, bool made_home, wr_err *e) {
     int r = 0, q;
-    if (made_home && home_is_ours(w, t) && (q = wr_home_remove(w->basefd, t->linux_username, e)) < 0)
+    if (made_home && home_is_ours(w, t) &&
+        (q = wr_home_remove(w->basefd, t->linux_username, e)) < 0)
         r = q;
     if ((q = wr_account_remove(w, t, e)) < 0) r = r ? r : q;
     if (r < 0) return r;
@@ -232,8 +240,7 @@ void wr_close(warren *w) {
 /* --- create ------------------------------------------------------------------ */
 
 static bool uid_free(warren *w, uid_t uid, wr_err *e, int *r) {
-    if (w->cfg.root_mode ? wr_uidset_id_taken(w->uids, uid) : wr_uid_is_reserved(uid))
-        return false;
+    if (w->cfg.root_mode ? wr_uidset_id_taken(w->uids, uid) : wr_uid_is_reserved(uid)) return false;
     bool used = true;
     *r = wr_store_uid_used(w->store, uid, &used, e);
     return *r >= 0 && !used;
@@ -299,7 +306,8 @@ static int reserve(warren *w, const char *id, wr_tenant *t, wr_err *e) {
     t->created_at = wr_now();
     t->state = WR_TENANT_CREATING;
     if ((r = wr_store_insert(w->store, t, e)) < 0) goto fail;
-    r = next ? wr_store_set_next_uid(w->store, next, e) : wr_store_unretire_uid(w->store, t->uid, e);
+    r = next ? wr_store_set_next_uid(w->store, next, e)
+             : wr_store_unretire_uid(w->store, t->uid, e);
     if (r < 0) goto fail;
     return wr_store_commit(w->store, e);
 fail:
@@ -308,8 +316,7 @@ fail:
 }
 
 /* Must hold the lock. */
-static int create_locked(warren *w, const char *id, wr_tenant *ret, bool *ret_created,
-                         wr_err *e) {
+static int create_locked(warren *w, const char *id, wr_tenant *ret, bool *ret_created, wr_err *e) {
     wr_tenant t;
     bool found = wr_store_get(w->store, id, &t, NULL) == 0;
     if (found && t.state == WR_TENANT_ACTIVE) {

@@ -38,9 +38,9 @@ typedef struct wr_tenant {
 typedef struct wr_stats {
     wr_tenant tenant;
     uint64_t sandbox_count;
-    uint64_t disk_bytes;  /* blocks in use, hard links once, no links followed */
+    uint64_t disk_bytes; /* blocks in use, hard links once, no links followed */
     uint64_t files;
-    bool truncated;       /* parts of the tree were too deep to walk */
+    bool truncated; /* parts of the tree were too deep to walk */
 } wr_stats;
 
 typedef struct warren warren;
@@ -54,8 +54,8 @@ const wr_config *wr_config_of(const warren *w);
 /* Creates the tenant; -EEXIST (kind exists) if it is registered already. */
 int wr_tenant_create(warren *w, const char *saas_user_id, wr_tenant *ret, wr_err *e);
 /* pactown's get_or_create_user. *ret_created tells which happened (may be NULL). */
-int wr_tenant_get_or_create(warren *w, const char *saas_user_id, wr_tenant *ret,
-                            bool *ret_created, wr_err *e);
+int wr_tenant_get_or_create(warren *w, const char *saas_user_id, wr_tenant *ret, bool *ret_created,
+                            wr_err *e);
 /* -ENOENT (kind not found) for an unknown tenant. */
 int wr_tenant_get(warren *w, const char *saas_user_id, wr_tenant *ret, wr_err *e);
 /* Active tenants in UID order. *ret is malloc'ed (free it); *ret_n its length. */
@@ -94,5 +94,5 @@ int wr_reconcile_after_boot(warren *w, wr_err *e);
 /* The sandbox directory of a service, created (0700, owned by the tenant) if
  * missing. Refuses a path the tenant replaced with a link. *ret_path is
  * malloc'ed. */
-int wr_sandbox_path(warren *w, const char *saas_user_id, const char *service_id,
-                    char **ret_path, wr_err *e);
+int wr_sandbox_path(warren *w, const char *saas_user_id, const char *service_id, char **ret_path,
+                    wr_err *e);

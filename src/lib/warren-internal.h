@@ -13,10 +13,10 @@
 struct warren {
     wr_config cfg;
     wr_store *store;
-    wr_uidset *uids; /* root mode; loaded on the first mutation */
-    int basefd;      /* the users base */
-    int lockfd;      /* <state_dir>/lock: one mutation at a time, host-wide */
-    wr_cgroups *cgroups; /* opened on the first run */
+    wr_uidset *uids;            /* root mode; loaded on the first mutation */
+    int basefd;                 /* the users base */
+    int lockfd;                 /* <state_dir>/lock: one mutation at a time, host-wide */
+    wr_cgroups *cgroups;        /* opened on the first run */
     struct wr_seccomp *seccomp; /* the strong level's filter, built on first use */
 };
 
