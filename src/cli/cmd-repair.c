@@ -17,13 +17,14 @@ int cmd_repair(cli *c, char **args) {
         json_object_set_new(j, "orphans_removed", json_integer(rep.orphans_removed));
         json_object_set_new(j, "uids_retired", json_integer(rep.uids_retired));
         json_object_set_new(j, "conflicts", json_integer(rep.conflicts));
+        json_object_set_new(j, "runs_ended", json_integer(rep.runs_ended));
         print_json(j);
         return rep.conflicts ? EXIT_FAILURE_ : EXIT_OK;
     }
     printf("checked %u tenants: %u accounts restored, %u orphaned accounts removed, "
-           "%u UIDs retired, %u conflicts\n",
+           "%u UIDs retired, %u conflicts, %u orphaned runs ended\n",
            rep.tenants_checked, rep.accounts_restored, rep.orphans_removed, rep.uids_retired,
-           rep.conflicts);
+           rep.conflicts, rep.runs_ended);
     if (rep.conflicts)
         fprintf(stderr,
                 "warren: %u tenants' account names are held by accounts with other IDs; "

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/signalfd.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -69,35 +70,48 @@ static bool copy_some(int from, int to) {
     return true;
 }
 
-/* Relays between warren's terminal and the run's until the program ends. */
-static void pty_relay(pty *t, wr_run *run) {
-    bool in_open = true;
+/* Until the program ends: answers its refused system calls, relays its
+ * terminal (with --tty), and on SIGINT, SIGTERM or SIGHUP ends its whole tree,
+ * so that nothing of it outlives warren being stopped. Returns the signal
+ * that stopped warren, or 0. */
+static int supervise(pty *t, wr_run *run, int sigfd) {
+    bool in_open = t != NULL;
+    int stopped = 0;
     for (;;) {
-        if (winch) {
+        if (t && winch) {
             winch = 0;
             struct winsize ws;
             if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) ioctl(t->master, TIOCSWINSZ, &ws);
         }
-        struct pollfd p[4] = {{.fd = t->master, .events = POLLIN},
-                              {.fd = in_open ? STDIN_FILENO : -1, .events = POLLIN},
-                              {.fd = wr_run_pidfd(run), .events = POLLIN},
-                              {.fd = wr_run_notify_fd(run), .events = POLLIN}};
-        if (poll(p, 4, -1) < 0 && errno != EINTR) break;
+        struct pollfd p[5] = {{.fd = wr_run_pidfd(run), .events = POLLIN},
+                              {.fd = wr_run_notify_fd(run), .events = POLLIN},
+                              {.fd = sigfd, .events = POLLIN},
+                              {.fd = t ? t->master : -1, .events = POLLIN},
+                              {.fd = in_open ? STDIN_FILENO : -1, .events = POLLIN}};
+        int n = poll(p, 5, wr_run_deadline_ms(run));
+        if (n < 0 && errno != EINTR) break;
+        if (n == 0) wr_run_expire(run, NULL); /* the timeout: the pidfd says when it is over */
         /* A refused system call waits for its answer: give it first. */
-        if (p[3].revents & POLLIN) wr_run_service(run, NULL);
-        if (p[0].revents & POLLIN)
-            copy_some(t->master, STDOUT_FILENO);
-        else if (p[0].revents & (POLLHUP | POLLERR))
-            break;
-        if (p[1].revents & (POLLIN | POLLHUP) && !copy_some(STDIN_FILENO, t->master))
-            in_open = false;
+        if (p[1].revents & POLLIN) wr_run_service(run, NULL);
         if (p[2].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            if (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si && !stopped) {
+                stopped = (int)si.ssi_signo;
+                wr_run_cancel(run, NULL);
+            }
+        }
+        if (p[3].revents & POLLIN) copy_some(t->master, STDOUT_FILENO);
+        if (p[4].revents & (POLLIN | POLLHUP) && !copy_some(STDIN_FILENO, t->master))
+            in_open = false;
+        if (p[0].revents & POLLIN) {
             /* Drain what the program wrote before it ended. */
-            while (poll(p, 1, 20) > 0 && p[0].revents & POLLIN &&
-                   copy_some(t->master, STDOUT_FILENO)) {}
-            break;
+            while (t && poll(&p[3], 1, 20) > 0 && p[3].revents & POLLIN &&
+                   copy_some(t->master, STDOUT_FILENO)) {
+            }
+            return stopped;
         }
     }
+    return stopped;
 }
 
 /* --- the command ------------------------------------------------------------- */
@@ -125,6 +139,15 @@ int cmd_run(cli *c, char **args) {
         fprintf(stderr, "warren: note: without root, basic gives no uid separation: the run has "
                         "your uid\n");
 
+    /* Taken as events, not handlers: the loop below ends the run's tree. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGHUP);
+    sigprocmask(SIG_BLOCK, &stop, NULL);
+    int sigfd = signalfd(-1, &stop, SFD_CLOEXEC);
+
     pty t = {.master = -1, .slave = -1};
     if (c->tty) {
         if (pty_open(&t, &e) < 0) return cli_fail(c, &e);
@@ -137,13 +160,18 @@ int cmd_run(cli *c, char **args) {
         pty_restore(&t);
         return cli_fail(c, &e);
     }
-    if (c->tty) pty_relay(&t, run);
+    int stopped = supervise(c->tty ? &t : NULL, run, sigfd);
     wr_run_result res;
     r = wr_run_wait(run, &res, &e);
     pty_restore(&t);
     wr_run_free(run);
     if (t.master >= 0) close(t.master);
+    if (sigfd >= 0) close(sigfd);
     if (r < 0) return cli_fail(c, &e);
+    if (stopped) {
+        fprintf(stderr, "warren: stopped by signal %d; the run's processes were ended\n", stopped);
+        return 128 + stopped;
+    }
     if (c->verbose)
         fprintf(stderr,
                 "warren: run ended: level %s, landlock ABI %d, %s %d, %.3f s wall, %.3f s cpu, "

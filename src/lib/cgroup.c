@@ -595,3 +595,29 @@ int wr_cgroup_tenant_destroy(wr_cgroups *c, const char *tenant, wr_err *e) {
     snprintf(where, sizeof where, "%s/%s", c->path, tenant);
     return remove_cgroup(c->dir_fd, tenant, where, 0, e);
 }
+
+int wr_cgroup_reap_runs(wr_cgroups *c, const char *tenant,
+                        bool (*stale)(const char *run, void *userdata), void *userdata,
+                        wr_err *e) {
+    int r = check_name("tenant", tenant, e);
+    if (r < 0) return r;
+    int tfd = open_dir_at(c->dir_fd, tenant);
+    if (tfd < 0) return errno == ENOENT ? 0 : wr_sys(e, errno, "opening cgroup %s/%s", c->path, tenant);
+    DIR *d = fdopendir(tfd);
+    if (!d) {
+        close(tfd);
+        return wr_sys(e, errno, "reading cgroup %s/%s", c->path, tenant);
+    }
+    int reaped = 0;
+    for (struct dirent *de; r >= 0 && (de = readdir(d));) {
+        if (de->d_type != DT_DIR || de->d_name[0] == '.' || !stale(de->d_name, userdata)) continue;
+        _cleanup_close_ int rfd = open_dir_at(dirfd(d), de->d_name);
+        if (rfd < 0) continue; /* gone meanwhile */
+        char where[PATH_MAX];
+        snprintf(where, sizeof where, "%s/%s/%s", c->path, tenant, de->d_name);
+        if ((r = wr_cgroup_kill(rfd, e)) >= 0 && (r = remove_cgroup(dirfd(d), de->d_name, where, 0, e)) >= 0)
+            reaped++;
+    }
+    closedir(d);
+    return r < 0 ? r : reaped;
+}

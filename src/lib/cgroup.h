@@ -42,6 +42,11 @@ int wr_cgroup_kill(int dirfd, wr_err *e);
 int wr_cgroup_populated(int dirfd, bool *ret, wr_err *e);
 /* Removes a run's cgroup (it must be empty: kill it first). Missing is fine. */
 int wr_cgroup_run_remove(wr_cgroups *c, const char *tenant, const char *run, wr_err *e);
+/* Kills and removes each run cgroup of the tenant for which stale(name)
+ * says so (the run's supervisor is gone). Returns how many, or -errno. */
+int wr_cgroup_reap_runs(wr_cgroups *c, const char *tenant,
+                        bool (*stale)(const char *run, void *userdata), void *userdata,
+                        wr_err *e);
 /* Kills every run of the tenant and removes its cgroups (tenant delete). */
 int wr_cgroup_tenant_destroy(wr_cgroups *c, const char *tenant, wr_err *e);
 

@@ -198,9 +198,18 @@ static int reconcile_locked(warren *w, wr_reconcile_report *rep, wr_err *e) {
     if ((r = wr_store_foreach(w->store, wr_rows_collect, &l, e)) < 0) goto out;
     if (l.n) qsort(l.v, l.n, sizeof *l.v, tenant_by_name);
     if ((r = read_accounts(w, &a, e)) < 0) goto out;
+    bool cgroups = wr_ensure_cgroups(w, NULL) >= 0;
     for (size_t i = 0; i < l.n && r >= 0; i++) {
         rep->tenants_checked++;
-        if (l.v[i].state == WR_TENANT_ACTIVE) r = check_tenant(w, &a, &l.v[i], rep, e);
+        if (l.v[i].state != WR_TENANT_ACTIVE) continue;
+        r = check_tenant(w, &a, &l.v[i], rep, e);
+        /* Runs whose warren died: end what they left running. */
+        int q = cgroups && r >= 0
+                    ? wr_cgroup_reap_runs(w->cgroups, l.v[i].linux_username, wr_run_orphaned,
+                                          NULL, e)
+                    : 0;
+        if (q < 0) r = q;
+        else rep->runs_ended += (unsigned)q;
     }
     const table *pw = &a.t[WR_ACCOUNT_PASSWD];
     for (size_t i = 0; i < pw->n && r >= 0; i++)

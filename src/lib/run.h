@@ -70,6 +70,11 @@ int wr_run_wait(wr_run *r, wr_run_result *ret, wr_err *e);
 int wr_run_notify_fd(const wr_run *r);
 /* Answers one pending refusal and counts it; 1 if one was answered. */
 int wr_run_service(wr_run *r, wr_err *e);
+/* For such a loop: milliseconds until the run's timeout (-1: none, 0: due),
+ * to poll with; and, when it is due, wr_run_expire ends the tree and marks
+ * the run timed out (a no-op before the deadline). */
+int wr_run_deadline_ms(const wr_run *r);
+int wr_run_expire(wr_run *r, wr_err *e);
 /* Sends `sig` to the program itself. */
 int wr_run_signal(wr_run *r, int sig, wr_err *e);
 /* Ends the whole tree now; wr_run_wait then reports how it ended. */

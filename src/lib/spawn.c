@@ -149,6 +149,7 @@ typedef struct plan {
     const char *path;
     char **argv;
     char **envp;
+    struct rlimit limits[3]; /* run_rlimits, clamped to what warren itself may set */
 } plan;
 
 /* What the child writes on the error pipe: a failed step (and, for the
@@ -243,10 +244,8 @@ static _Noreturn void child_main(const plan *p) {
      * root: an fd from the host's view would lead back out of it. */
     if (!contained) CHECK(p, STEP_CWD, fchdir(p->cwd_fd) == 0);
 
-    for (size_t i = 0; i < ELEMENTSOF(run_rlimits); i++) {
-        struct rlimit l = {run_rlimits[i].soft, run_rlimits[i].hard};
-        CHECK(p, STEP_RLIMITS, setrlimit(run_rlimits[i].resource, &l) == 0);
-    }
+    for (size_t i = 0; i < ELEMENTSOF(run_rlimits); i++)
+        CHECK(p, STEP_RLIMITS, setrlimit(run_rlimits[i].resource, &p->limits[i]) == 0);
 
     umask(077);
 
@@ -497,17 +496,41 @@ static int landlock_outside(int ruleset, int abi, int homefd, wr_err *e) {
     return r < 0 ? wr_sys(e, -r, "landlock rule for the home") : 0;
 }
 
+/* The run's limits, never above warren's own hard limits: raising one needs
+ * CAP_SYS_RESOURCE, which root may lack (in a container, say), and a run must
+ * not fail for a ceiling it would not have reached. */
+static void clamp_limits(struct rlimit out[]) {
+    for (size_t i = 0; i < ELEMENTSOF(run_rlimits); i++) {
+        struct rlimit cur = {RLIM_INFINITY, RLIM_INFINITY};
+        getrlimit(run_rlimits[i].resource, &cur);
+        rlim_t hard = run_rlimits[i].hard < cur.rlim_max ? run_rlimits[i].hard : cur.rlim_max;
+        out[i].rlim_max = hard;
+        out[i].rlim_cur = run_rlimits[i].soft < hard ? run_rlimits[i].soft : hard;
+    }
+}
+
 static int open_devnull(wr_err *e) {
     int fd = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
     return fd >= 0 ? fd : wr_sys(e, errno, "cannot open /dev/null");
 }
 
+/* run-<pid of the supervising warren>-<random>: the pid tells a later warren
+ * whether the run's supervisor is still there (see reap_orphans). */
 static int run_id(char out[40], wr_err *e) {
-    unsigned char b[8];
+    unsigned char b[4];
     if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) return wr_sys(e, errno, "run id");
-    snprintf(out, 40, "run-%02x%02x%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
-             b[6], b[7]);
+    snprintf(out, 40, "run-%d-%02x%02x%02x%02x", (int)getpid(), b[0], b[1], b[2], b[3]);
     return 0;
+}
+
+/* A run whose supervising warren died (SIGKILL, a crash) is ended by the next
+ * run of the same tenant: at basic level its daemonised grandchildren would
+ * otherwise live on unwatched. A reused pid keeps a run alive (the safe way). */
+bool wr_run_orphaned(const char *run, void *userdata) {
+    (void)userdata;
+    int pid = 0;
+    if (sscanf(run, "run-%d-", &pid) != 1 || pid <= 0) return false;
+    return pid != getpid() && kill(pid, 0) < 0 && errno == ESRCH;
 }
 
 static double now(void) {
@@ -561,6 +584,8 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
     int r = wr_tenant_get(w, spec->tenant, &t, e);
     if (r < 0) return r;
     if ((r = wr_ensure_cgroups(w, e)) < 0) return r;
+    if ((r = wr_cgroup_reap_runs(w->cgroups, t.linux_username, wr_run_orphaned, NULL, e)) < 0)
+        return r;
 
     _cleanup_close_ int homefd =
         wr_home_open(w->basefd, t.linux_username, w->cfg.root_mode ? t.uid : getuid(), e);
@@ -668,6 +693,8 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
         .argv = argv,
         .envp = env.v,
     };
+    _Static_assert(ELEMENTSOF(pl.limits) == ELEMENTSOF(run_rlimits), "one slot per limit");
+    clamp_limits(pl.limits);
 
     /* Blocked across clone so that no handler of the parent's runs in the
      * child before child_main has reset them all. */
@@ -805,16 +832,23 @@ static void record_refusals(wr_run *r) {
     r->nrefused = 0;
 }
 
+int wr_run_deadline_ms(const wr_run *r) {
+    if (!r->deadline || r->result.timed_out) return -1;
+    double left = r->deadline - now();
+    return left <= 0 ? 0 : (int)(left * 1000) + 1;
+}
+
+int wr_run_expire(wr_run *r, wr_err *e) {
+    if (!r->deadline || r->result.timed_out || now() < r->deadline) return 0;
+    r->result.timed_out = true;
+    return wr_cgroup_kill(r->cgroup_fd, e);
+}
+
 int wr_run_wait(wr_run *r, wr_run_result *ret, wr_err *e) {
     while (!r->reaped) {
-        int ms = -1;
-        if (r->deadline) {
-            double left = r->deadline - now();
-            ms = left <= 0 ? 0 : (int)(left * 1000) + 1;
-        }
         struct pollfd pfd[2] = {{.fd = r->pidfd, .events = POLLIN},
                                 {.fd = r->listener, .events = POLLIN}};
-        int n = poll(pfd, 2, ms);
+        int n = poll(pfd, 2, wr_run_deadline_ms(r));
         if (n < 0 && errno != EINTR) return wr_sys(e, errno, "waiting for the run");
         if (n > 0 && pfd[1].revents & POLLIN) {
             int q = wr_run_service(r, e);
@@ -824,11 +858,8 @@ int wr_run_wait(wr_run *r, wr_run_result *ret, wr_err *e) {
             reap(r);
             break;
         }
-        if (n == 0 && r->deadline && now() >= r->deadline) {
-            r->result.timed_out = true;
-            int q = wr_cgroup_kill(r->cgroup_fd, e);
-            if (q < 0) return q;
-        }
+        int q = wr_run_expire(r, e);
+        if (q < 0) return q;
     }
     int q = end_tree(r, e);
     record_refusals(r);

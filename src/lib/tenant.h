@@ -82,6 +82,7 @@ typedef struct wr_reconcile_report {
     unsigned orphans_removed;   /* accounts warren made that no tenant owns any more */
     unsigned uids_retired;      /* UIDs kept from reuse: orphans and homes without a tenant */
     unsigned conflicts;         /* a tenant's name held by an account with another ID */
+    unsigned runs_ended;        /* runs whose warren died, ended with all they left */
 } wr_reconcile_report;
 
 /* Compares the registry with the account files and the users base and brings

@@ -41,3 +41,7 @@ typedef struct wr_rows {
     size_t n, cap;
 } wr_rows;
 int wr_rows_collect(const wr_tenant *t, void *userdata);
+
+/* Whether the run cgroup `run` (named run-<pid>-...) lost its supervising
+ * warren process; a wr_cgroup_reap_runs callback. */
+bool wr_run_orphaned(const char *run, void *userdata);

@@ -121,4 +121,26 @@ except Exception as e: print("refused")'
 is "  another tenant's run does not" "$out" refused
 kill "$server" 2>/dev/null; wait "$server" 2>/dev/null
 
+# warren stopped by a signal ends the run's whole tree; killed outright, it
+# cannot, so the next run of the tenant (or `warren repair`) ends what its
+# runs left behind.
+"$WARREN" run --level basic alice --shell 'setsid sleep 301 & sleep 301' & w=$!
+sleep 0.5
+kill -TERM "$w"; wait "$w"; st=$?
+is "SIGTERM: warren exits 128+15" "$st" 143
+is "  and nothing of the run is left" "$(pgrep -u "$uid" -f 'sleep 301' | wc -l)" 0
+"$WARREN" run --level basic alice --shell 'setsid sleep 302 & sleep 302' & w=$!
+sleep 0.5
+kill -KILL "$w"; wait "$w" 2>/dev/null
+sleep 0.3
+ok "SIGKILL: the daemonised grandchild outlives warren" test "$(pgrep -u "$uid" -f 'setsid sleep 302|^sleep 302' | wc -l)" -ge 1
+run_warren run --level basic alice -- true
+sleep 0.2
+is "  until the tenant's next run ends it" "$(pgrep -u "$uid" -f 'sleep 302' | wc -l)" 0
+"$WARREN" run --level basic alice --shell 'setsid sleep 303 & sleep 303' & w=$!
+sleep 0.5
+kill -KILL "$w"; wait "$w" 2>/dev/null
+run_warren repair --json
+is "  or warren repair does" "$(echo "$out" | json 'd["runs_ended"]') $(pgrep -u "$uid" -f 'sleep 303' | wc -l)" "1 0"
+
 done_testing
