@@ -790,7 +790,12 @@ static void reap(wr_run *r) {
 /* Ends what is left in the run's cgroup and removes it. */
 static int end_tree(wr_run *r, wr_err *e) {
     if (r->cgroup_fd < 0) return 0;
-    int rc = wr_cgroup_kill(r->cgroup_fd, e);
+    /* Most programs leave nothing behind: then there is nothing to kill and
+     * no emptiness to wait for. */
+    bool populated = true;
+    int rc = 0;
+    if (wr_cgroup_populated(r->cgroup_fd, &populated, NULL) < 0 || populated)
+        rc = wr_cgroup_kill(r->cgroup_fd, e);
     r->result.cpu_seconds = (double)cgroup_cpu_usec(r->cgroup_fd) / 1e6;
     close(TAKE_FD(r->cgroup_fd));
     if (rc >= 0) rc = wr_cgroup_run_remove(r->w->cgroups, r->tenant, r->id, e);
