@@ -7,20 +7,6 @@ source "$WARREN_SRC/tests/lib/consistency.sh"
 prefix=warren_
 per_loop=${WARREN_CONCURRENT_N:-500}
 
-# pwck and grpck, read-only: errors (torn or duplicate lines, entries missing
-# from shadow or gshadow) make them exit 2; -q leaves out warnings about host
-# accounts (homes of system users missing here). Without -q they would also
-# warn about a warren account whose group or home is missing: none may appear.
-account_tools() {
-  local o r
-  o=$(pwck -r -q 2>&1); r=$?
-  is "pwck -r -q finds no error" "$r:$(head -6 <<<"$o")" "0:"
-  o=$(grpck -r -q 2>&1); r=$?
-  is "grpck -r -q finds no error" "$r:$(head -6 <<<"$o")" "0:"
-  is "pwck -r has no warning about a warren account" "$(pwck -r 2>&1 | grep -- "$prefix")" ""
-  is "grpck -r has no warning about a warren group" "$(grpck -r 2>&1 | grep -- "$prefix")" ""
-}
-
 # While the writers run, a reader keeps checking what a reader may rely on at
 # any instant: every line whole, and (the files are appended group first) every
 # warren account's group already there when its passwd line is.

@@ -27,20 +27,6 @@ brief_consistency() {
   ls -A /etc | grep -- '\.warren-' | sed 's/^/left in \/etc: /'
 }
 
-# pwck and grpck, read-only: errors (torn or duplicate lines, entries missing
-# from shadow or gshadow) make them exit 2; -q leaves out warnings about host
-# accounts (homes of system users missing here). Without -q they would also
-# warn about a warren account whose group or home is missing: none may appear.
-account_tools() {
-  local o r
-  o=$(pwck -r -q 2>&1); r=$?
-  is "pwck -r -q finds no error" "$r:$(head -6 <<<"$o")" "0:"
-  o=$(grpck -r -q 2>&1); r=$?
-  is "grpck -r -q finds no error" "$r:$(head -6 <<<"$o")" "0:"
-  is "pwck -r has no warning about a warren account" "$(pwck -r 2>&1 | grep -- "$prefix")" ""
-  is "grpck -r has no warning about a warren group" "$(grpck -r 2>&1 | grep -- "$prefix")" ""
-}
-
 # What a kill left behind, before any warren repairs it: one word per row in
 # flight, `state/account-lines-of-4/home` (or `none`).
 in_flight() {
