@@ -6,7 +6,7 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 MESON_OPTS ?=
 
-.PHONY: all deps run test unit bench clean
+.PHONY: all deps run demo test test-vm unit bench clean
 
 all: $(BUILD)/warren
 
@@ -31,8 +31,13 @@ $(BUILD)/warren: $(BUILD)/build.ninja FORCE
 
 FORCE:
 
-# Until the daemon exists, warren's main job is the demo of seed 000.
+# The daemon in the foreground: it prints its URL and where the admin token
+# is (docs/API.md). Ctrl-C stops it gracefully.
 run: deps $(BUILD)/warren
+	./$(BUILD)/warren serve
+
+# The user-isolation demo of seed 000, on the default state.
+demo: deps $(BUILD)/warren
 	./$(BUILD)/warren demo
 
 # Every test, in the normal build and under AddressSanitizer + UBSan, then
@@ -40,8 +45,14 @@ run: deps $(BUILD)/warren
 test: deps $(BUILD)/build.ninja $(ASAN_BUILD)/build.ninja $(FUZZ_BUILD)/build.ninja
 	ninja -C $(BUILD)
 	ninja -C $(ASAN_BUILD)
-	ninja -C $(FUZZ_BUILD) tests/fuzz/fuzz-names
+	ninja -C $(FUZZ_BUILD) tests/fuzz/fuzz-names tests/fuzz/fuzz-router
 	./tests/run-all $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD):fuzz
+
+# Only the cgroup v2 tests in their cgroup-v2-only guest (tests/vm/; also part
+# of `make test`).
+test-vm: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+	./tests/run-all $(BUILD):vm
 
 bench: $(BUILD)/warren
 	./bench/run-all $(BUILD)

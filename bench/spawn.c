@@ -119,6 +119,7 @@ struct row {
     run_fn run;
     int flags;               /* the plain-C rows: clone flags */
     bool join_netns;         /* the plain-C rows: setns into kept_netns */
+    bool init;               /* the plain-C rows: stay as pid 1, vfork the program (an init) */
     wr_level level;          /* library rows */
     char **argv;             /* whole-process rows */
     bool first_done;         /* a command row has run once (its errors captured) */
@@ -248,13 +249,25 @@ static void __attribute__((noreturn)) plain_child(const row *r) {
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
         syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &filter) < 0)
         _exit(123);
+    if (r->init) {
+        /* What warren's init costs: pid 1 waits, the program is its child. */
+        pid_t pid = vfork();
+        if (pid == 0) {
+            execve(true_argv[0], (char *const *)true_argv, environ);
+            _exit(127);
+        }
+        int status;
+        if (pid < 0 || waitpid(pid, &status, 0) != pid) _exit(124);
+        _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    }
     execve(true_argv[0], (char *const *)true_argv, environ);
     _exit(127);
 }
 
 static int run_plain(row *r, size_t k, bool rec) {
     static const char *const steps[] = {"setns into the kept network namespace", "stdio",
-                                        "setgroups/setresgid/setresuid", "seccomp"};
+                                        "setgroups/setresgid/setresuid", "seccomp",
+                                        "the init's vfork or wait"};
     for (size_t i = 0; i < k; i++) {
         double t0 = bench_now();
         /* A raw clone without a stack works like fork, with namespace flags. */
@@ -265,7 +278,7 @@ static int run_plain(row *r, size_t k, bool rec) {
         int status;
         if (wait_child(pid, &status) < 0) return not_available(r, "waitpid: %s", strerror(errno));
         double t = bench_now() - t0;
-        if (WIFEXITED(status) && WEXITSTATUS(status) >= 120 && WEXITSTATUS(status) <= 123)
+        if (WIFEXITED(status) && WEXITSTATUS(status) >= 120 && WEXITSTATUS(status) <= 124)
             return not_available(r, "the child's step failed: %s", steps[WEXITSTATUS(status) - 120]);
         if (status != 0) return describe_status(r, status);
         if (rec) record(r, t);
@@ -640,6 +653,8 @@ int main(int argc, char **argv) {
                      .flags = ns | CLONE_NEWNET};
     row plain_kept = {.label = "C: the same, joining a kept net ns", .run = run_plain,
                       .flags = ns, .join_netns = true};
+    row plain_init = {.label = "C: the same, + an init (pid 1 vforks, waits)", .run = run_plain,
+                      .flags = ns, .join_netns = true, .init = true};
     row lib[3];
     static const char *const lib_labels[] = {"library: wr_run_start+wait, basic",
                                              "library: wr_run_start+wait, container",
@@ -655,7 +670,7 @@ int main(int argc, char **argv) {
     /* 1. In process. The net-ns-creating row goes last in each round: the
      *    kernel tears network namespaces down in the background. */
     fprintf(stderr, "bench-spawn: in process, %zu runs per row ...\n", n);
-    row *inproc[] = {&floor_row, &lib[0], &lib[1], &lib[2], &plain_kept, &plain_new};
+    row *inproc[] = {&floor_row, &lib[0], &lib[1], &lib[2], &plain_kept, &plain_init, &plain_new};
     run_rows(inproc, sizeof inproc / sizeof *inproc, n, n / 20 + 10, rounds);
     if (!usable(&floor_row)) {
         fprintf(stderr, "bench-spawn: the floor itself failed: %s\n", floor_row.na);
@@ -724,6 +739,7 @@ int main(int argc, char **argv) {
     print_header("In process", n);
     print_row(&floor_row, fl);
     print_row(&plain_kept, fl);
+    print_row(&plain_init, fl);
     print_row(&plain_new, fl);
     for (int l = 0; l < 3; l++) print_row(&lib[l], fl);
     printf("  runs/s: one run at a time (1 / mean); x floor: median / the floor's median;\n"

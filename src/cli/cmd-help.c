@@ -27,7 +27,10 @@ void print_usage(FILE *f) {
 }
 
 void print_command_help(FILE *f, const command *cmd) {
-    fprintf(f, "usage: warren %s%s%s%s %s\n\n%s\n\n%s\n", cmd->name,
+    fprintf(f, "usage: warren %s%s%s%s%s %s\n\n%s\n\n%s\n", cmd->name,
+            !(cmd->opts & OPT_ARCHIVE)    ? ""
+            : strcmp(cmd->name, "export") ? " [--replace] [--from ID]"
+                                          : " [--force]",
             cmd->opts & OPT_KEEP_HOME ? " [--keep-home]" : "",
             cmd->opts & OPT_EXIST_OK ? " [--exist-ok]" : "",
             cmd->opts & OPT_RUN ? " [--level L] [--service S] [--cwd DIR] [--env K=V]...\n"

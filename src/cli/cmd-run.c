@@ -92,7 +92,7 @@ static int supervise(pty *t, wr_run *run, int sigfd) {
         if (n < 0 && errno != EINTR) break;
         if (n == 0) wr_run_expire(run, NULL); /* the timeout: the pidfd says when it is over */
         /* A refused system call waits for its answer: give it first. */
-        if (p[1].revents & POLLIN) wr_run_service(run, NULL);
+        if (p[1].revents) wr_run_service(run, NULL); /* a request, or the filter's end */
         if (p[2].revents & POLLIN) {
             struct signalfd_siginfo si;
             if (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si && !stopped) {

@@ -8,7 +8,17 @@
 #include <string.h>
 
 #include "cli.h"
+#include "program.h"
 #include "util.h"
+
+/* Commands whose libraries (libmicrohttpd, libarchive, libnl, libnftables) would
+ * slow every start of `warren` are run by warren-full; `warren` hands them over
+ * with the words the user typed (src/lib/program.h says why). */
+#ifdef WARREN_CORE
+#define FULL(fn) cli_forward
+#else
+#define FULL(fn) fn
+#endif
 
 const command cli_commands[] = {
     {"user create", "TENANT", 1, OPT_EXIST_OK, "create a tenant: account, home, sandboxes/",
@@ -42,10 +52,21 @@ const command cli_commands[] = {
      "program's, 128+N for signal N; 125 if warren could not set the run up, 126 if the\n"
      "program could not be executed, 127 if it was not found.",
      cmd_run},
-    {"audit", "TENANT", 1, 0, "system calls the strong level refused the tenant",
-     "Lists each system call the strong level's filter refused the tenant's runs, with how\n"
-     "often and when first and last.",
+    {"audit", "[TENANT]", NARGS_AT_MOST_ONE, OPT_AUDIT,
+     "the audit log; with TENANT, also the system calls refused it",
+     "Lists audit events oldest first: tenants created and deleted, runs started and ended,\n"
+     "tokens, denied and cross-tenant requests, and each system call the strong level refused\n"
+     "(summed: how often, when first and last). Filters: --tenant T (or TENANT), --type TYPE,\n"
+     "--since S (seconds since the epoch, YYYY-MM-DD[THH:MM:SS] UTC, or an age: 90s, 15m,\n"
+     "2h, 7d), --limit N. With TENANT, --json also gives its refused_syscalls list.",
      cmd_audit},
+    {"serve", "", 0, OPT_SERVE, "run the REST API daemon",
+     "Serves the REST API (docs/API.md) on --listen ADDR:PORT (default 127.0.0.1:8801) and on\n"
+     "the root-only Unix socket --socket PATH (default <state-dir>/warren.sock). The admin\n"
+     "token is generated on first start into <state-dir>/admin.token (0600), or read from\n"
+     "WARREN_ADMIN_TOKEN_FILE. SIGTERM or SIGINT: stop accepting, let runs finish within the\n"
+     "grace period (WARREN_GRACE_SECONDS, default 10), then end them.",
+     FULL(cmd_serve)},
     {"repair", "", 0, 0, "bring registry, account files and homes back into agreement",
      "Checks every tenant's account lines and restores missing ones, removes accounts warren\n"
      "made that no tenant owns, and retires the UIDs of homes that belong to no tenant. Data is\n"
@@ -56,10 +77,86 @@ const command cli_commands[] = {
      "Creates (or reuses) user_alice and user_bob with real accounts and a my-api sandbox each,\n"
      "then prints their statistics, as pactown's demo does.",
      cmd_demo},
+    {"quota get", "TENANT", 1, 0, "a tenant's quotas: its own values and what is enforced",
+     "Shows each quota of the tenant: its own value (or '-': the host default applies) and\n"
+     "the effective one. Sizes are bytes (K/M/G/T), cpu is cores, rates are bits per second.",
+     cmd_quota_get},
+    {"quota set", "TENANT", 1, OPT_QUOTA, "change a tenant's quotas",
+     "Sets any of --memory SIZE (RAM, swap off), --cpu CORES (0.5 = half a core, or 50%),\n"
+     "--cpu-weight 1..10000 (share under contention, 100 = even), --pids N, --nofile N (open\n"
+     "files per process), --storage SIZE, --inodes N, --net-rate RATE (both directions; or\n"
+     "--net-egress/--net-ingress), e.g. --memory 512M --cpu 0.5 --net-rate 10mbit. Each takes\n"
+     "'max' (unlimited) or 'default' (back to the host default). Running runs get the new\n"
+     "memory, cpu and pids limits at once; --nofile applies to new runs. A value the kernel\n"
+     "refuses changes nothing.",
+     cmd_quota_set},
+    {"quota defaults", "", 0, 0, "the host-wide default quotas",
+     "Shows the host-wide defaults every tenant gets where it has no value of its own.",
+     cmd_quota_defaults},
+    {"quota set-defaults", "", 0, OPT_QUOTA, "change the host-wide default quotas",
+     "Takes the options of 'quota set'; every tenant without a value of its own follows.",
+     cmd_quota_set_defaults},
+    {"stats", "TENANT", 1, 0, "a tenant's resource use, from the kernel's counters",
+     "Memory now and at peak, CPU seconds and time throttled, processes now and at peak,\n"
+     "storage used, network bytes in and out, OOM kills, refused system calls, and a health\n"
+     "word: ok, throttled, over-quota or oom-killed (in the last 10 minutes).",
+     cmd_stats},
+    {"top", "", 0, 0, "resource use of every tenant",
+     "One line per tenant with the figures of 'warren stats', busiest memory first.", cmd_top},
+    {"freeze", "TENANT", 1, 0, "stop every process of the tenant where it stands",
+     "Freezes every process of every run of the tenant (cgroup freezer) and returns once the\n"
+     "kernel says all are frozen. New runs of a frozen tenant start frozen. 'warren thaw'\n"
+     "lets them go on.",
+     cmd_freeze},
+    {"thaw", "TENANT", 1, 0, "let a frozen tenant's processes go on", "Undoes 'warren freeze'.",
+     cmd_thaw},
+    {"kill", "TENANT", 1, 0, "end every process of the tenant now",
+     "Kills every process of every run of the tenant at once (cgroup.kill) and waits until\n"
+     "they are gone. The tenant stays; its next run starts afresh.",
+     cmd_kill},
+    {"net get", "TENANT", 1, 0, "a tenant's network mode, addresses, rates and traffic",
+     "Shows the network mode (none: loopback only; nat: an address of its own, masqueraded\n"
+     "out), the tenant's and its gateway's addresses, the rate limits (set with 'quota set\n"
+     "--net-rate') and the bytes and packets it sent and received (docs/NETWORK.md).",
+     FULL(cmd_net_get)},
+    {"net set", "TENANT", 1, OPT_NET, "change a tenant's network mode",
+     "Takes --mode none (default: loopback only) or --mode nat (a veth pair, an address from\n"
+     "WARREN_NET_RANGE, masquerade; no way to the host, link-local addresses or other\n"
+     "tenants). Applies to running runs at once. Root mode only.",
+     FULL(cmd_net_set)},
+    {"net helper", "OP ARG...", NARGS_AT_LEAST_ONE, 0, "(internal) kernel steps of the nat network",
+     "Internal: the light warren hands links, qdiscs and the ruleset to warren-full this way\n"
+     "(pair, rates, unpair, rules). Not for people; see docs/NETWORK.md.",
+     FULL(cmd_net_helper)},
+    {"export", "TENANT FILE|-", 2, OPT_ARCHIVE, "write a tenant's whole home to an archive",
+     "Writes the home (every sandbox) to FILE as .tar.zst, or .tar.gz if FILE ends in .tar.gz\n"
+     "or .tgz; '-' streams zstd to stdout. The tenant's runs are frozen for the copy, so the\n"
+     "archive is one instant of the home. A manifest inside names the tenant and holds each\n"
+     "file's size and sha256. An existing FILE is refused unless --force; a failed export\n"
+     "leaves no file. A progress bar shows on a terminal (docs/ARCHIVES.md).",
+     FULL(cmd_export)},
+    {"import", "TENANT FILE|-", 2, OPT_ARCHIVE, "make an archive the tenant's home",
+     "Imports a warren archive or a pactown .tar.gz (FILE, or '-' for stdin) as the tenant's\n"
+     "home, creating the tenant if missing. A home with files is replaced only with\n"
+     "--replace (the tenant's runs end first). An archive of another tenant is refused unless\n"
+     "--from ID names it. Only files, directories, symlinks and hard links within the archive\n"
+     "are taken, all owned by the tenant, without set-id bits; checksums are verified; the\n"
+     "home changes only if everything succeeded. Size limit: the tenant's storage quota, else\n"
+     "WARREN_IMPORT_LIMIT (bytes, default 10G) (docs/ARCHIVES.md).",
+     FULL(cmd_import)},
     {"help", "[COMMAND...]", 0, 0, "show help", "Shows the commands, or one command's help.",
      cmd_help},
 };
 const unsigned cli_ncommands = ELEMENTSOF(cli_commands);
+
+/* main's argv before getopt permuted it: what cli_forward hands over. */
+static char **cli_argv;
+
+int cli_forward(cli *c, char **args) {
+    wr_err e = WR_ERR_INIT;
+    wr_full_exec(cli_argv, &e);
+    return cli_fail(c, &e);
+}
 
 int cli_usage_error(const char *fmt, ...) {
     va_list ap;
@@ -126,7 +223,24 @@ enum {
     O_TTY,
     O_SHELL,
     O_VERBOSE,
+    O_TENANT,
+    O_SINCE,
+    O_TYPE,
+    O_LIMIT,
+    O_LISTEN,
+    O_SOCKET,
+    O_BENCH_FLOOR,
+    O_NET_MODE,
+    O_FORCE,
+    O_REPLACE,
+    O_FROM,
+    O_QUOTA_FIRST, /* one value per quota option, in quota_options' order */
 };
+
+/* quota set: the option names are wr_quota_parse_option's. */
+static const char *const quota_options[] = {"memory",  "cpu",      "cpu-weight", "pids",
+                                            "nofile",  "storage",  "inodes",     "net-rate",
+                                            "net-egress", "net-ingress"};
 
 static const struct option options[] = {
     {"users-base", required_argument, NULL, O_USERS_BASE},
@@ -145,11 +259,35 @@ static const struct option options[] = {
     {"tty", no_argument, NULL, O_TTY},
     {"shell", required_argument, NULL, O_SHELL},
     {"verbose", no_argument, NULL, O_VERBOSE},
+    {"tenant", required_argument, NULL, O_TENANT},
+    {"since", required_argument, NULL, O_SINCE},
+    {"type", required_argument, NULL, O_TYPE},
+    {"limit", required_argument, NULL, O_LIMIT},
+    {"listen", required_argument, NULL, O_LISTEN},
+    {"socket", required_argument, NULL, O_SOCKET},
+    {"bench-floor", no_argument, NULL, O_BENCH_FLOOR},
+    {"mode", required_argument, NULL, O_NET_MODE},
+    {"force", no_argument, NULL, O_FORCE},
+    {"replace", no_argument, NULL, O_REPLACE},
+    {"from", required_argument, NULL, O_FROM},
+    {"memory", required_argument, NULL, O_QUOTA_FIRST + 0},
+    {"cpu", required_argument, NULL, O_QUOTA_FIRST + 1},
+    {"cpu-weight", required_argument, NULL, O_QUOTA_FIRST + 2},
+    {"pids", required_argument, NULL, O_QUOTA_FIRST + 3},
+    {"nofile", required_argument, NULL, O_QUOTA_FIRST + 4},
+    {"storage", required_argument, NULL, O_QUOTA_FIRST + 5},
+    {"inodes", required_argument, NULL, O_QUOTA_FIRST + 6},
+    {"net-rate", required_argument, NULL, O_QUOTA_FIRST + 7},
+    {"net-egress", required_argument, NULL, O_QUOTA_FIRST + 8},
+    {"net-ingress", required_argument, NULL, O_QUOTA_FIRST + 9},
     {0},
 };
 
 int main(int argc, char **argv) {
     cli c = {0};
+    cli_argv = calloc((size_t)argc + 1, sizeof *cli_argv);
+    if (!cli_argv) return cli_usage_error("out of memory");
+    memcpy(cli_argv, argv, (size_t)argc * sizeof *argv);
     wr_err e = WR_ERR_INIT;
     if (wr_config_defaults(&c.cfg, &e) < 0 || wr_config_from_env(&c.cfg, &e) < 0)
         return cli_fail(&c, &e);
@@ -212,6 +350,50 @@ int main(int argc, char **argv) {
             c.verbose = true;
             used_opts |= OPT_RUN;
             break;
+        case O_TENANT:
+            c.tenant = optarg;
+            used_opts |= OPT_AUDIT;
+            break;
+        case O_SINCE:
+            c.since = optarg;
+            used_opts |= OPT_AUDIT;
+            break;
+        case O_TYPE:
+            c.type = optarg;
+            used_opts |= OPT_AUDIT;
+            break;
+        case O_LIMIT:
+            c.limit = optarg;
+            used_opts |= OPT_AUDIT;
+            break;
+        case O_LISTEN:
+            c.listen = optarg;
+            used_opts |= OPT_SERVE;
+            break;
+        case O_SOCKET:
+            c.socket = optarg;
+            used_opts |= OPT_SERVE;
+            break;
+        case O_BENCH_FLOOR:
+            c.bench_floor = true;
+            used_opts |= OPT_SERVE;
+            break;
+        case O_NET_MODE:
+            c.net_mode = optarg;
+            used_opts |= OPT_NET;
+            break;
+        case O_FORCE:
+            c.force = true;
+            used_opts |= OPT_ARCHIVE;
+            break;
+        case O_REPLACE:
+            c.replace = true;
+            used_opts |= OPT_ARCHIVE;
+            break;
+        case O_FROM:
+            c.from = optarg;
+            used_opts |= OPT_ARCHIVE;
+            break;
         case O_ENV: {
             char **v = realloc(c.env, (c.nenv + 2) * sizeof *v);
             if (!v) return cli_usage_error("out of memory");
@@ -233,6 +415,13 @@ int main(int argc, char **argv) {
         case ':':
             return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
         default:
+            if (o >= O_QUOTA_FIRST && o < O_QUOTA_FIRST + (int)ELEMENTSOF(quota_options) &&
+                c.nquota < ELEMENTSOF(c.quota_name)) {
+                c.quota_name[c.nquota] = quota_options[o - O_QUOTA_FIRST];
+                c.quota_value[c.nquota++] = optarg;
+                used_opts |= OPT_QUOTA;
+                break;
+            }
             return cli_usage_error("unknown option '%s'", argv[optind - 1]);
         }
         if (r < 0) {
@@ -266,9 +455,15 @@ int main(int argc, char **argv) {
         return cli_usage_error("'%s' does not take %s", cmd->name,
                                stray & OPT_KEEP_HOME  ? "--keep-home"
                                : stray & OPT_EXIST_OK ? "--exist-ok"
+                               : stray & OPT_AUDIT    ? "the options of 'audit'"
+                               : stray & OPT_SERVE    ? "the options of 'serve'"
+                               : stray & OPT_NET      ? "--mode"
+                               : stray & OPT_ARCHIVE  ? "--force, --replace or --from"
                                                       : "the options of 'run'");
     int nargs = nwords - used;
-    bool count_ok = cmd->nargs == NARGS_AT_LEAST_ONE ? nargs >= 1 : (unsigned)nargs == cmd->nargs;
+    bool count_ok = cmd->nargs == NARGS_AT_LEAST_ONE  ? nargs >= 1
+                    : cmd->nargs == NARGS_AT_MOST_ONE ? nargs <= 1
+                                                      : (unsigned)nargs == cmd->nargs;
     if (cmd->run != cmd_help && !count_ok)
         return cli_usage_error("usage: warren %s %s", cmd->name, cmd->args);
     int rc = cmd->run(&c, words + used);

@@ -34,17 +34,16 @@
 #include <sys/vfs.h>
 #include <time.h>
 
+#include "cgroup-internal.h"
+#include "tenant.h"
 #include "util.h"
+#include "warren-internal.h"
 
 #define KILL_DEADLINE_MS 5000
 #define POLL_SLICE_MS 250
 /* How deep killing and removal descend into cgroups a run made below its own. */
 #define NEST_DEPTH_MAX 32
 
-struct wr_cgroups {
-    int dir_fd; /* <own>/warren */
-    char *path; /* its absolute path */
-};
 
 static bool force_fallback;
 
@@ -79,7 +78,7 @@ static const char *fd_name(int fd, char *buf, size_t size) {
 
 /* Decodes the octal escapes (\040 for a space, \011, \012, \134) that
  * /proc/self/mountinfo uses in paths, in place. */
-static void unescape_octal(char *s) {
+void wr_cg_unescape_octal(char *s) {
     char *w = s;
     for (char *r = s; *r;) {
         if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
@@ -95,7 +94,7 @@ static void unescape_octal(char *s) {
 
 /* If `path` is `root` or below it (at a component boundary), returns the
  * rest of path after root ("" or "/..."), else NULL. */
-static const char *below(const char *path, const char *root) {
+const char *wr_cg_below(const char *path, const char *root) {
     if (streq(root, "/")) return streq(path, "/") ? "" : path;
     size_t n = strlen(root);
     if (strncmp(path, root, n) != 0) return NULL;
@@ -137,6 +136,11 @@ static int read_own_cgroup(char **ret, wr_err *e) {
                            p);
         char *s = strdup(p);
         if (!s) return wr_sys(e, ENOMEM, "reading /proc/self/cgroup");
+        /* A warren started in the leaf an earlier warren (or the service
+         * manager) made for the no-internal-processes rule (cgroup-v2.c)
+         * belongs to the group above it. */
+        char *last = strrchr(s, '/');
+        if (last && last != s && streq(last + 1, "warren-supervisor")) *last = '\0';
         *ret = s;
         return 0;
     }
@@ -170,9 +174,9 @@ static int locate_own(const char *own, char **ret, wr_err *e) {
         if (!fstype || !streq(fstype, "cgroup2")) continue;
 
         char *root = fields[3], *mnt = fields[4];
-        unescape_octal(root);
-        unescape_octal(mnt);
-        const char *rest = below(own, root);
+        wr_cg_unescape_octal(root);
+        wr_cg_unescape_octal(mnt);
+        const char *rest = wr_cg_below(own, root);
         if (!rest) {
             if (!seen) {
                 size_t sz = strlen(mnt) + strlen(root) + 16;
@@ -241,6 +245,22 @@ int wr_cgroups_open(wr_cgroups **ret, wr_err *e) {
     snprintf(path, sz, "%s/warren", streq(own_path, "/") ? "" : own_path);
     c->path = path;
     c->dir_fd = TAKE_FD(fd);
+    c->own_fd = TAKE_FD(own_fd);
+
+    /* The limits' backend: the controllers in the cgroup2 hierarchy if
+     * warren's group can have them, else the v1 hierarchies beside it. */
+    char ctrls[512];
+    if (wr_cg_read(c->own_fd, "cgroup.controllers", ctrls, sizeof ctrls) == 0 &&
+        strstr(ctrls, "memory") && strstr(ctrls, "pids") && strstr(ctrls, "cpu"))
+        c->backend = WR_CG_V2;
+    else {
+        r = wr_cg1_discover(c, e);
+        if (r < 0) {
+            wr_cgroups_close(c);
+            return r;
+        }
+        c->backend = r > 0 ? WR_CG_HYBRID : WR_CG_NONE;
+    }
     *ret = c;
     return 0;
 }
@@ -248,8 +268,14 @@ int wr_cgroups_open(wr_cgroups **ret, wr_err *e) {
 void wr_cgroups_close(wr_cgroups *c) {
     if (!c) return;
     if (c->dir_fd >= 0) close(c->dir_fd);
+    if (c->own_fd >= 0) close(c->own_fd);
+    wr_cg1_close(c);
     free(c->path);
     free(c);
+}
+
+const char *wr_cgroups_backend(const wr_cgroups *c) {
+    return c->backend == WR_CG_V2 ? "v2" : c->backend == WR_CG_HYBRID ? "hybrid" : "none";
 }
 
 const char *wr_cgroups_path(const wr_cgroups *c) {
@@ -279,6 +305,10 @@ static int check_name(const char *what, const char *name, wr_err *e) {
     return 0;
 }
 
+int wr_cg_check_name(const char *what, const char *name, wr_err *e) {
+    return check_name(what, name, e);
+}
+
 static int open_dir_at(int dirfd, const char *name) {
     return openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
@@ -286,6 +316,9 @@ static int open_dir_at(int dirfd, const char *name) {
 /* --- runs ---------------------------------------------------------------------- */
 
 int wr_cgroup_run_create(wr_cgroups *c, const char *tenant, const char *run, wr_err *e) {
+    /* check_name refuses NULL too; saying it here lets the compiler see it
+     * (UBSan's nonnull checks otherwise make it warn about the formats). */
+    if (!tenant || !run) return wr_invalid(e, "a run's cgroup needs a tenant and a run name");
     int r = check_name("tenant", tenant, e);
     if (r < 0) return r;
     r = check_name("run", run, e);
@@ -585,7 +618,7 @@ int wr_cgroup_tenant_destroy(wr_cgroups *c, const char *tenant, wr_err *e) {
     if (r < 0) return r;
     _cleanup_close_ int tfd = open_dir_at(c->dir_fd, tenant);
     if (tfd < 0) {
-        if (errno == ENOENT) return 0;
+        if (errno == ENOENT) return wr_cg1_tenant_remove(c, tenant, e);
         return wr_sys(e, errno, "opening cgroup %s/%s", c->path, tenant);
     }
     /* Killing the tenant's cgroup kills every run below it. */
@@ -593,7 +626,9 @@ int wr_cgroup_tenant_destroy(wr_cgroups *c, const char *tenant, wr_err *e) {
     if (r < 0) return r;
     char where[PATH_MAX];
     snprintf(where, sizeof where, "%s/%s", c->path, tenant);
-    return remove_cgroup(c->dir_fd, tenant, where, 0, e);
+    r = remove_cgroup(c->dir_fd, tenant, where, 0, e);
+    if (r < 0) return r;
+    return wr_cg1_tenant_remove(c, tenant, e);
 }
 
 int wr_cgroup_reap_runs(wr_cgroups *c, const char *tenant,
@@ -620,4 +655,203 @@ int wr_cgroup_reap_runs(wr_cgroups *c, const char *tenant,
     }
     closedir(d);
     return r < 0 ? r : reaped;
+}
+
+/* --- small files ------------------------------------------------------------------ */
+
+int wr_cg_write(int dirfd, const char *file, const char *value) {
+    int fd = openat(dirfd, file, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    size_t n = strlen(value);
+    ssize_t w = write(fd, value, n);
+    int r = w == (ssize_t)n ? 0 : w < 0 ? -errno : -EIO;
+    close(fd);
+    return r;
+}
+
+int wr_cg_read(int dirfd, const char *file, char *buf, size_t size) {
+    int fd = openat(dirfd, file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    size_t got = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + got, size - 1 - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            int r = -errno;
+            close(fd);
+            return r;
+        }
+        if (n == 0 || (got += (size_t)n) == size - 1) break;
+    }
+    close(fd);
+    buf[got] = '\0';
+    return 0;
+}
+
+int wr_cg_read_u64(int dirfd, const char *file, uint64_t *ret) {
+    char buf[64];
+    int r = wr_cg_read(dirfd, file, buf, sizeof buf);
+    if (r < 0) return r;
+    if (buf[0] < '0' || buf[0] > '9') return -EBADMSG;
+    *ret = strtoull(buf, NULL, 10);
+    return 0;
+}
+
+int wr_cg_read_key(int dirfd, const char *file, const char *key, uint64_t *ret) {
+    char buf[4096];
+    int r = wr_cg_read(dirfd, file, buf, sizeof buf);
+    if (r < 0) return r;
+    size_t kl = strlen(key);
+    for (const char *p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        if (!strncmp(p, key, kl) && p[kl] == ' ') {
+            *ret = strtoull(p + kl + 1, NULL, 10);
+            return 0;
+        }
+    return -ENOENT;
+}
+
+/* --- limits, attach, freeze, figures ---------------------------------------------- */
+
+int wr_cgroup_tenant_limit(wr_cgroups *c, const char *tenant, const wr_quota *q, bool force,
+                           wr_err *e) {
+    int r = check_name("tenant", tenant, e);
+    if (r < 0) return r;
+    bool made = false;
+    if (c->backend == WR_CG_V2 && (r = wr_cg2_enable(c, e)) < 0) return r;
+    if (mkdirat(c->dir_fd, tenant, 0755) == 0)
+        made = true;
+    else if (errno != EEXIST)
+        return wr_sys(e, errno, "creating cgroup %s/%s", c->path, tenant);
+    if (c->backend == WR_CG_HYBRID && (r = wr_cg1_tenant_make(c, tenant, &made, e)) < 0)
+        return r;
+    if (!made && !force) return 0;
+    if (c->backend == WR_CG_V2) {
+        _cleanup_close_ int tfd = open_dir_at(c->dir_fd, tenant);
+        if (tfd < 0) return wr_sys(e, errno, "opening cgroup %s/%s", c->path, tenant);
+        char where[PATH_MAX];
+        snprintf(where, sizeof where, "%s/%s", c->path, tenant);
+        return wr_cg2_limit(tfd, where, q, e);
+    }
+    if (c->backend == WR_CG_HYBRID) return wr_cg1_limit(c, tenant, q, e);
+    if (wr_quota_limited(q->memory) || wr_quota_limited(q->cpu_milli) ||
+        wr_quota_limited(q->pids) || wr_quota_limited(q->cpu_weight))
+        return wr_fail(e, WR_ERR_SYSTEM, ENOTSUP,
+                       "this host has no cgroup controllers warren can use (memory, cpu, pids "
+                       "in cgroup v2 below %s, or v1 hierarchies): memory, cpu and pids quotas "
+                       "cannot be enforced",
+                       c->path);
+    return 0;
+}
+
+bool wr_cgroups_attach_needed(const wr_cgroups *c) {
+    return c->backend == WR_CG_HYBRID;
+}
+
+int wr_cgroup_attach_fds(wr_cgroups *c, const char *tenant, int fds[], size_t max, wr_err *e) {
+    if (c->backend != WR_CG_HYBRID) return 0;
+    int r = check_name("tenant", tenant, e);
+    if (r < 0) return r;
+    return wr_cg1_open_procs(c, tenant, fds, max, e);
+}
+
+int wr_cgroup_run_attach(wr_cgroups *c, const char *tenant, const char *run, pid_t pid,
+                         wr_err *e) {
+    (void)run;
+    int fds[WR_V1_HIER_MAX];
+    int n = wr_cgroup_attach_fds(c, tenant, fds, ELEMENTSOF(fds), e);
+    if (n < 0) return n;
+    char val[32];
+    snprintf(val, sizeof val, "%d", (int)pid);
+    int r = 0;
+    for (int i = 0; i < n; i++) {
+        if (r == 0 && write(fds[i], val, strlen(val)) < 0)
+            r = wr_sys(e, errno, "moving process %d into tenant %s's v1 cgroups", (int)pid,
+                       tenant);
+        close(fds[i]);
+    }
+    return r;
+}
+
+int wr_cgroup_run_freeze(wr_cgroups *c, const char *tenant, const char *run, bool freeze,
+                         wr_err *e) {
+    int r = check_name("tenant", tenant, e);
+    if (r < 0) return r;
+    if ((r = check_name("run", run, e)) < 0) return r;
+    char where[PATH_MAX];
+    snprintf(where, sizeof where, "%s/%s/%s", c->path, tenant, run);
+    _cleanup_close_ int tfd = open_dir_at(c->dir_fd, tenant);
+    _cleanup_close_ int fd = tfd < 0 ? -1 : open_dir_at(tfd, run);
+    if (fd < 0) return wr_not_found(e, "run %s of tenant %s has no cgroup (%s)", run, tenant, where);
+    return wr_cg2_freeze(fd, freeze, where, e);
+}
+
+int wr_cgroup_freeze(wr_cgroups *c, const char *tenant, bool freeze, wr_err *e) {
+    int r = check_name("tenant", tenant, e);
+    if (r < 0) return r;
+    char where[PATH_MAX];
+    snprintf(where, sizeof where, "%s/%s", c->path, tenant);
+    /* A tenant with no group yet has nothing to freeze; making it empty and
+     * frozen keeps the promise for a run that starts meanwhile (it starts
+     * frozen). Thawing a missing group is nothing to do. */
+    if (freeze && mkdirat(c->dir_fd, tenant, 0755) < 0 && errno != EEXIST)
+        return wr_sys(e, errno, "creating cgroup %s", where);
+    _cleanup_close_ int fd = open_dir_at(c->dir_fd, tenant);
+    if (fd < 0) return errno == ENOENT ? 0 : wr_sys(e, errno, "opening cgroup %s", where);
+    return wr_cg2_freeze(fd, freeze, where, e);
+}
+
+int wr_cgroup_tenant_stats(wr_cgroups *c, const char *tenant, wr_cgroup_stats *ret, wr_err *e) {
+    int r = check_name("tenant", tenant, e);
+    if (r < 0) return r;
+    wr_cgroup_stats st = {0};
+    _cleanup_close_ int fd = open_dir_at(c->dir_fd, tenant);
+    if (fd >= 0) {
+        wr_cg2_stats(fd, c->backend == WR_CG_V2, &st);
+        int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+        if (!d && dfd >= 0) close(dfd);
+        for (struct dirent *de; d && (de = readdir(d));)
+            if (de->d_type == DT_DIR && !strncmp(de->d_name, "run-", 4)) st.runs++;
+        if (d) closedir(d);
+    }
+    if (c->backend == WR_CG_HYBRID) {
+        uint64_t v2_cpu = st.cpu_usec;
+        if ((r = wr_cg1_stats(c, tenant, &st, e)) < 0) return r;
+        /* A co-mounted cpuacct counts from when the tenant's v1 group was
+         * made, cgroup2 from its own group's: take the larger. */
+        if (v2_cpu > st.cpu_usec) st.cpu_usec = v2_cpu;
+    }
+    *ret = st;
+    return 0;
+}
+
+/* --- on the warren handle ----------------------------------------------------------- */
+
+int wr_cgroup_tenant_freeze(warren *w, const wr_tenant *t, bool freeze, wr_err *e) {
+    int r = wr_ensure_cgroups(w, e);
+    if (r < 0) return r;
+    return wr_cgroup_freeze(w->cgroups, t->linux_username, freeze, e);
+}
+
+int wr_cgroup_tenant_kill(warren *w, const wr_tenant *t, wr_err *e) {
+    int r = wr_ensure_cgroups(w, e);
+    if (r < 0) return r;
+    wr_cgroups *c = w->cgroups;
+    if ((r = check_name("tenant", t->linux_username, e)) < 0) return r;
+    _cleanup_close_ int tfd = open_dir_at(c->dir_fd, t->linux_username);
+    if (tfd < 0)
+        return errno == ENOENT ? 0
+                               : wr_sys(e, errno, "opening cgroup %s/%s", c->path,
+                                        t->linux_username);
+    /* A frozen group's processes die too: SIGKILL is delivered to frozen
+     * tasks. Thaw anyway, so the group is usable for the next run. */
+    if ((r = wr_cgroup_kill(tfd, e)) < 0) return r;
+    (void)wr_cg_write(tfd, "cgroup.freeze", "0");
+    return 0;
+}
+
+int wr_cgroup_tenant_remove(warren *w, const wr_tenant *t, wr_err *e) {
+    int r = wr_ensure_cgroups(w, e);
+    if (r < 0) return r;
+    return wr_cgroup_tenant_destroy(w->cgroups, t->linux_username, e);
 }

@@ -7,15 +7,19 @@
  * (/sys/fs/cgroup) or of a hybrid one (/sys/fs/cgroup/unified), found in
  * /proc/self/mountinfo (which also says which cgroup a mount shows); warren's
  * own cgroup is the "0::" line of /proc/self/cgroup.
- * Tracking and killing need no controller, so they work on a hybrid host whose
- * controllers all sit in v1. Limits, the v1 controllers and freezing come with
- * the quotas work behind the same handle.
+ * Tracking, killing and freezing need no controller, so they work on a hybrid
+ * host whose controllers all sit in v1. Limits and figures come from a
+ * backend picked at open (cgroup-internal.h): the controllers of the same
+ * cgroup2 hierarchy (cgroup-v2.c) or the v1 hierarchies beside it
+ * (cgroup-v1.c), where each tenant has one group per hierarchy.
  *
  * Layout: <own cgroup>/warren/<linux_username>/<run id>. Nothing is ever made
  * outside <own cgroup>. */
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "err.h"
 
@@ -49,6 +53,63 @@ int wr_cgroup_reap_runs(wr_cgroups *c, const char *tenant,
                         wr_err *e);
 /* Kills every run of the tenant and removes its cgroups (tenant delete). */
 int wr_cgroup_tenant_destroy(wr_cgroups *c, const char *tenant, wr_err *e);
+
+/* --- limits, freezing and figures (cgroup-v1.c, cgroup-v2.c) --------------------
+
+ * Which backend enforces limits, picked at open from /proc/self/mountinfo:
+ * "v2" (controllers in the unified hierarchy), "hybrid" (v1 controller
+ * hierarchies for limits, cgroup2 for tracking, kill and freeze), or "none"
+ * (no controller reachable: limits are refused with an error saying so). */
+const char *wr_cgroups_backend(const wr_cgroups *c);
+
+struct wr_quota;
+/* Makes the tenant's group in every hierarchy (if missing) and, when it was
+ * made or `force`, writes the quota's memory, cpu, cpu weight and pids into
+ * it. Running runs are below it, so a change reaches them at once. A value
+ * the kernel refuses (memory below current use) fails naming the value. */
+int wr_cgroup_tenant_limit(wr_cgroups *c, const char *tenant, const struct wr_quota *q, bool force,
+                           wr_err *e);
+/* v1 only: puts `pid` into the run's group of each v1 hierarchy. The child
+ * must not run code of its own before this (spawn.c holds it on a pipe);
+ * wr_cgroups_attach_needed says whether there is anything to do. */
+bool wr_cgroups_attach_needed(const wr_cgroups *c);
+/* Opens (close-on-exec, write-only) the cgroup.procs of the tenant's v1
+ * groups into fds; returns how many (0 on a v2 host). A child writes "0"
+ * into each to join them itself, before it can fork. */
+int wr_cgroup_attach_fds(wr_cgroups *c, const char *tenant, int fds[], size_t max, wr_err *e);
+#define WR_CGROUP_ATTACH_MAX 4
+int wr_cgroup_run_attach(wr_cgroups *c, const char *tenant, const char *run, pid_t pid, wr_err *e);
+/* Freezes (or thaws) one run, or the whole tenant; waits until the kernel
+ * says every process is frozen (cgroup.events "frozen 1"). */
+int wr_cgroup_run_freeze(wr_cgroups *c, const char *tenant, const char *run, bool freeze,
+                         wr_err *e);
+int wr_cgroup_freeze(wr_cgroups *c, const char *tenant, bool freeze, wr_err *e);
+
+/* The kernel's own counters for a tenant's group (zero where the backend has
+ * no such counter; `have_*` says which exist). */
+typedef struct wr_cgroup_stats {
+    uint64_t memory_current, memory_peak, memory_max; /* bytes; max 0: none */
+    uint64_t cpu_usec, throttled_usec, nr_throttled, cpu_quota_milli;
+    uint64_t pids_current, pids_peak, pids_max;
+    uint64_t oom_kills;  /* processes the OOM killer ended in the group */
+    uint64_t memory_max_events; /* times usage hit the limit */
+    uint64_t pids_max_events;   /* forks refused by the pids limit */
+    unsigned runs;       /* run groups below the tenant's */
+    bool frozen;
+    bool have_memory, have_cpu, have_pids;
+} wr_cgroup_stats;
+int wr_cgroup_tenant_stats(wr_cgroups *c, const char *tenant, wr_cgroup_stats *ret, wr_err *e);
+
+/* --- tenant level, on the warren handle ----------------------------------------- */
+typedef struct warren warren;
+typedef struct wr_tenant wr_tenant;
+/* Freezes or thaws every process of the tenant (export takes a consistent
+ * copy while frozen). */
+int wr_cgroup_tenant_freeze(warren *w, const wr_tenant *t, bool freeze, wr_err *e);
+/* Kills every process of every run of the tenant and waits until they are gone. */
+int wr_cgroup_tenant_kill(warren *w, const wr_tenant *t, wr_err *e);
+/* Kills (as above) and removes the tenant's groups in every hierarchy. */
+int wr_cgroup_tenant_remove(warren *w, const wr_tenant *t, wr_err *e);
 
 /* Makes wr_cgroup_kill use its fallback for kernels without cgroup.kill
  * (before 5.14) even where cgroup.kill exists (tests only). */

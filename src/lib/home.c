@@ -123,37 +123,38 @@ static int make_home_dirs(int homefd, const char *name, uid_t uid, gid_t gid, wr
     return 0;
 }
 
+int wr_home_fill(int basefd, const char *name, uid_t uid, gid_t gid, wr_err *e) {
+    int r = check_name(name, "home", e);
+    if (r < 0) return r;
+    _cleanup_close_ int fd = openat(basefd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return wr_sys(e, errno, "cannot open the new home %s", name);
+    /* Root's and 0700 while it is filled (a btrfs subvolume starts 0755). */
+    if (fchmod(fd, HOME_MODE) < 0) return wr_sys(e, errno, "cannot set the mode of home %s", name);
+    r = make_home_dirs(fd, name, uid, gid, e);
+    if (r < 0) return r;
+    /* Handed over last: until now only root could enter. */
+    if (fchown(fd, uid, gid) < 0)
+        return wr_sys(e, errno, "cannot give home %s to %u:%u", name, (unsigned)uid, (unsigned)gid);
+    if (fchmod(fd, HOME_MODE) < 0) return wr_sys(e, errno, "cannot set the mode of home %s", name);
+    return 0;
+}
+
 int wr_home_create(int basefd, const char *name, uid_t uid, gid_t gid, wr_err *e) {
     int r = check_name(name, "home", e);
     if (r < 0) return r;
     if (mkdirat(basefd, name, HOME_MODE) < 0) {
-        if (errno == EEXIST)
-            return wr_exists(e,
-                             "home %s exists already; a leftover home is not handed to a new "
-                             "tenant (remove or rename it first)",
-                             name);
+        if (errno == EEXIST) return wr_home_exists(name, e);
         return wr_sys(e, errno, "cannot create home %s", name);
     }
-    _cleanup_close_ int fd = openat(basefd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        r = wr_sys(e, errno, "cannot open the new home %s", name);
-        goto undo;
-    }
-    r = make_home_dirs(fd, name, uid, gid, e);
-    if (r < 0) goto undo;
-    /* Handed over last: until now only root could enter. */
-    if (fchown(fd, uid, gid) < 0) {
-        r = wr_sys(e, errno, "cannot give home %s to %u:%u", name, (unsigned)uid, (unsigned)gid);
-        goto undo;
-    }
-    if (fchmod(fd, HOME_MODE) < 0) {
-        r = wr_sys(e, errno, "cannot set the mode of home %s", name);
-        goto undo;
-    }
-    return 0;
-undo:
-    (void)wr_remove_tree(basefd, name, NULL);
+    if ((r = wr_home_fill(basefd, name, uid, gid, e)) < 0) (void)wr_remove_tree(basefd, name, NULL);
     return r;
+}
+
+int wr_home_exists(const char *name, wr_err *e) {
+    return wr_exists(e,
+                     "home %s exists already; a leftover home is not handed to a new "
+                     "tenant (remove or rename it first)",
+                     name);
 }
 
 int wr_home_open(int basefd, const char *name, uid_t uid, wr_err *e) {

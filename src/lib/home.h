@@ -19,6 +19,12 @@ int wr_users_base_open(const char *path, bool root_mode, wr_err *e);
  * A leftover directory of that name is refused (kind exists) rather than
  * handed to a new tenant. */
 int wr_home_create(int basefd, const char *name, uid_t uid, gid_t gid, wr_err *e);
+/* The part of wr_home_create after the directory exists (storage.c makes it a
+ * btrfs subvolume instead): mode 0700, sandboxes/ and .cache/, then handed to
+ * uid:gid. Leaves undoing a failure to the caller. */
+int wr_home_fill(int basefd, const char *name, uid_t uid, gid_t gid, wr_err *e);
+/* The error for a home name that is taken (kind exists). */
+int wr_home_exists(const char *name, wr_err *e);
 /* Opens the home (O_DIRECTORY, no link followed); checks it is owned by uid. */
 int wr_home_open(int basefd, const char *name, uid_t uid, wr_err *e);
 /* Creates or opens sandboxes/<service> in the open home; returns its fd. */

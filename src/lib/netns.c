@@ -4,6 +4,7 @@
  * namespace alive after the helper exits. */
 #include "netns.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <net/if.h>
@@ -113,19 +114,47 @@ static int make(const char *path, wr_err *e) {
     return r;
 }
 
-int wr_netns_open(const char *state_dir, const char *username, wr_err *e) {
+int wr_netns_open(const char *state_dir, const char *username, bool *ret_created, wr_err *e) {
     char dir[4096], path[4096];
     int r = entry_path(state_dir, username, path, sizeof path, e);
     if (r < 0) return r;
     snprintf(dir, sizeof dir, "%s/netns", state_dir);
     if (mkdir(dir, 0700) < 0 && errno != EEXIST) return wr_sys(e, errno, "cannot create %s", dir);
     int fd = open_mounted(path);
-    if (fd >= 0) return fd;
+    if (fd >= 0) {
+        if (ret_created) *ret_created = false;
+        return fd;
+    }
     /* Nothing mounted: first run, or the entry outlived a reboot. */
     if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT) {}
     if ((r = make(path, e)) < 0) return r;
     fd = open_mounted(path);
-    return fd >= 0 ? fd : wr_sys(e, -fd, "cannot open the network namespace at %s", path);
+    if (fd < 0) return wr_sys(e, -fd, "cannot open the network namespace at %s", path);
+    if (ret_created) *ret_created = true;
+    return fd;
+}
+
+bool wr_netns_exists(const char *state_dir, const char *username) {
+    char path[4096];
+    if (entry_path(state_dir, username, path, sizeof path, NULL) < 0) return false;
+    int fd = open_mounted(path);
+    if (fd < 0) return false;
+    close(fd);
+    return true;
+}
+
+int wr_netns_foreach(const char *state_dir, int (*fn)(const char *username, void *userdata),
+                     void *userdata, wr_err *e) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/netns", state_dir);
+    DIR *d = opendir(dir);
+    if (!d) return errno == ENOENT ? 0 : wr_sys(e, errno, "cannot list %s", dir);
+    int r = 0;
+    struct dirent *de;
+    while (r == 0 && (de = readdir(d)))
+        if (de->d_name[0] != '.') r = fn(de->d_name, userdata);
+    closedir(d);
+    return r;
 }
 
 int wr_netns_remove(const char *state_dir, const char *username, wr_err *e) {

@@ -14,8 +14,10 @@
  *    written again (a passwd line with its name but another UID is a conflict:
  *    reported, never touched);
  *  - an account warren made (its UID in warren's range, its home
- *    <users_base>/<name>) that has no registry row is removed, and its UID is
- *    retired so it is not handed out again while its home may remain;
+ *    <users_base>/<name>) that has no registry row is removed, with what its
+ *    UID left outside the home (processes, IPC, keys, files in /tmp and the
+ *    like, as a delete does), and its UID is retired so it is not handed out
+ *    again while its home may remain;
  *  - a directory in the users base that belongs to no tenant is left in place,
  *    and its owner's UID is retired likewise: a new tenant with that UID could
  *    otherwise reach files that are not its own. */
@@ -27,6 +29,10 @@
 #include <sys/stat.h>
 
 #include "accounts.h"
+#include "warren-archive.h"
+#include "net.h"
+#include "offboard.h"
+#include "proc.h"
 #include "util.h"
 #include "warren-internal.h"
 
@@ -160,12 +166,17 @@ static int check_orphan(warren *w, const wr_rows *l, const entry *p, wr_reconcil
         return 0;
     wr_tenant t = {.uid = (uid_t)p->id, .gid = (gid_t)p->id};
     snprintf(t.linux_username, sizeof t.linux_username, "%s", p->name);
-    int r = wr_account_remove(w, &t, e);
+    /* Its tenant lived for a while, perhaps: what the UID left outside the
+     * home goes as in a delete, before the UID can count as clean. */
+    bool clean = true;
+    int r = wr_kill_uid(t.uid, e);
+    if (r >= 0) r = wr_offboard_tenant(w, &t, &clean, e);
+    if (r >= 0) r = wr_account_remove(w, &t, e);
     if (r < 0) return r;
     rep->orphans_removed++;
     struct stat st;
     bool home_left = fstatat(w->basefd, p->name, &st, AT_SYMLINK_NOFOLLOW) == 0;
-    return retire(w, t.uid, p->name, !home_left, rep, e);
+    return retire(w, t.uid, p->name, clean && !home_left, rep, e);
 }
 
 /* A directory in the users base that no tenant has: its owner's UID must not
@@ -215,6 +226,7 @@ static int reconcile_locked(warren *w, wr_reconcile_report *rep, wr_err *e) {
     for (size_t i = 0; i < pw->n && r >= 0; i++)
         r = check_orphan(w, &l, &pw->v[i], rep, e);
     if (r >= 0) r = check_leftover_homes(w, &l, rep, e);
+    if (r >= 0) r = wr_net_reconcile(w, NULL, e); /* network of tenants that are gone */
 out:
     if (r == -ENOMEM) r = wr_sys(e, ENOMEM, "reconcile");
     accounts_free(&a);
@@ -233,6 +245,8 @@ static void boot_id(char out[64]) {
 
 int wr_reconcile(warren *w, wr_reconcile_report *ret, wr_err *e) {
     wr_reconcile_report rep = {0};
+    int cleaned = wr_import_clean_staging(w, e);
+    if (cleaned < 0) return cleaned;
     if (!w->cfg.root_mode) {
         if (ret) *ret = rep;
         return 0; /* no accounts to agree with */
@@ -249,6 +263,10 @@ int wr_reconcile(warren *w, wr_reconcile_report *ret, wr_err *e) {
 }
 
 int wr_reconcile_after_boot(warren *w, wr_err *e) {
+    /* Every start, not once per boot: what an import or export killed midway
+     * left (a staging directory, a frozen tenant) is put right at once. */
+    int r = wr_import_clean_staging(w, e);
+    if (r < 0) return r;
     if (!w->cfg.root_mode) return 0;
     char now[64], last[64];
     boot_id(now);

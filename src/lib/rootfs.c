@@ -38,15 +38,19 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <sched.h>
 #include <linux/openat2.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -72,6 +76,7 @@ static const char *const step_names[WR_ROOTFS_STEP_MAX] = {
     [WR_ROOTFS_OLD_ROOT] = "detach the old root",
     [WR_ROOTFS_READONLY] = "make the root read-only",
     [WR_ROOTFS_CWD] = "chdir to the working directory",
+    [WR_ROOTFS_TEMPLATE] = "join a copy of the tenant's kept root",
 };
 
 const char *wr_rootfs_step_name(int step) {
@@ -141,6 +146,7 @@ typedef enum op_kind {
     OP_WRITE,   /* a new file holding data */
     OP_MOUNT,   /* mount(src, path, fstype, flags, data) */
     OP_BIND,    /* a copy of src's mount, with attr set, attached at path */
+    OP_BIND_NODE, /* a device node bound over path, by one mount(2) (see add_bind_node) */
     OP_SETATTR, /* mount_setattr(path, attr) */
     OP_ATTACH,  /* the home's detached mount onto path */
 } op_kind;
@@ -163,9 +169,22 @@ typedef struct op {
 struct wr_rootfs {
     op *ops;
     size_t n, cap;
+    size_t copied; /* bytes of host /etc files copied into the root (COPY_BUDGET) */
     bool oom;      /* an allocation failed while building; checked once at the end */
     int home_tree; /* the home, cloned as a detached mount */
     char *cwd;     /* inside the new root */
+    /* kept roots (rootfs.h) */
+    bool templ;           /* building one: leave out what each run mounts itself */
+    int template_fd;      /* the tenant's kept root (a mount namespace), or -1 */
+    int template_lock;    /* held while one is built, or -1 */
+    bool home_under_tmp;  /* the home lies below /tmp: moved onto each run's own */
+    char *home_dir;
+    char tmpfs_opts[96];  /* each run's /tmp and /dev/shm */
+    char pts_opts[80];    /* each run's devpts */
+    /* userns: the home's path and identity, for the child to clone it */
+    char *home_path;
+    dev_t home_dev;
+    ino_t home_ino;
 };
 
 void wr_rootfs_free(wr_rootfs *r) {
@@ -178,6 +197,10 @@ void wr_rootfs_free(wr_rootfs *r) {
     free(r->ops);
     if (r->home_tree >= 0) close(r->home_tree);
     free(r->cwd);
+    if (r->template_fd >= 0) close(r->template_fd);
+    if (r->template_lock >= 0) close(r->template_lock);
+    free(r->home_dir);
+    free(r->home_path);
     free(r);
 }
 
@@ -298,6 +321,73 @@ static op *add_bind(wr_rootfs *r, wr_rootfs_step step, const char *src, const ch
 
 /* Binds the host's `host` (a directory or a regular file) read-only at
  * `inside`, nosuid, nodev, submounts included. */
+/* A character device bound over `inside` by one classic mount(MS_BIND), not
+ * the four calls of add_bind: its mount flags do not matter (nosuid and
+ * noexec mean nothing for a device node, and the host's /dev is not nodev),
+ * and nothing is ever writable through it but the device itself. Used for
+ * the /dev nodes and for /dev/null over the masked /proc files: a dozen mounts
+ * per run, each three system calls cheaper. */
+static op *add_bind_node(wr_rootfs *r, wr_rootfs_step step, const char *src, const char *inside) {
+    op *o = add(r, OP_BIND_NODE, step, inside);
+    if (o) o->src = xasprintf(r, "%s", src);
+    return o;
+}
+
+/* Small regular files of /etc are copied into the root rather than bound:
+ * a copy is three cheap calls on a tmpfs, a bind four mount calls plus the
+ * mount itself, set up and torn down with every run. The run sees the file
+ * as it was when the run started, as a bind of a file shows the inode that
+ * was there then; read-only either way (the root is remounted so). Larger
+ * files, and any beyond the budget (the root tmpfs is 4 MiB), are bound. */
+#define COPY_MAX (128 * 1024)
+#define COPY_BUDGET (1024 * 1024)
+
+/* 1 if copied, 0 if it should be bound instead, -1 with errno on failure. */
+static int add_copy(wr_rootfs *r, wr_rootfs_step step, const char *host, const char *inside,
+                    const struct stat *st) {
+    if (st->st_size > COPY_MAX || r->copied + (size_t)st->st_size > COPY_BUDGET) return 0;
+    int fd = open(host, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return errno == EACCES ? 0 : -1;
+    size_t cap = (size_t)st->st_size + 1, len = 0;
+    char *buf = malloc(cap);
+    if (!buf) {
+        close(fd);
+        errno = ENOMEM;
+        return -1;
+    }
+    for (;;) {
+        ssize_t n = read(fd, buf + len, cap - len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            int saved = errno;
+            close(fd);
+            if (n < 0) {
+                free(buf);
+                errno = saved;
+                return -1;
+            }
+            break;
+        }
+        len += (size_t)n;
+        if (len == cap) { /* grew since the stat: bind it instead */
+            close(fd);
+            free(buf);
+            return 0;
+        }
+    }
+    op *o = add(r, OP_WRITE, step, inside);
+    if (!o) {
+        free(buf);
+        errno = ENOMEM;
+        return -1;
+    }
+    o->data = buf;
+    o->len = len;
+    o->mode = st->st_mode & 0755;
+    r->copied += len;
+    return 1;
+}
+
 static void add_bind_ro(wr_rootfs *r, wr_rootfs_step step, const char *host, const char *inside,
                         bool dir) {
     if (dir)
@@ -324,8 +414,15 @@ static int add_host_entry(wr_rootfs *r, wr_rootfs_step step, const char *host, c
         if (n < 0) return wr_sys(e, errno, "rootfs: readlink %s", host);
         target[n] = '\0';
         add_symlink(r, step, inside, target);
-    } else if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))
+    } else if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) {
+        /* A kept root binds them: built once, and a bind shows edits made in place. */
+        if (step == WR_ROOTFS_ETC && S_ISREG(st.st_mode) && !r->templ) {
+            int c = add_copy(r, step, host, inside, &st);
+            if (c < 0) return wr_sys(e, errno, "rootfs: read %s", host);
+            if (c > 0) return 0;
+        }
         add_bind_ro(r, step, host, inside, S_ISDIR(st.st_mode));
+    }
     return 0;
 }
 
@@ -384,11 +481,12 @@ static void plan_dev(wr_rootfs *r, const char *tmpfs_opts, gid_t tty_gid) {
         op *o = add(r, OP_MKFILE, WR_ROOTFS_DEV, host);
         if (o) o->mode = 0644;
         /* The /dev tmpfs is nodev; each node's own bind is not. */
-        add_bind(r, WR_ROOTFS_DEV, host, host, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, false);
+        add_bind_node(r, WR_ROOTFS_DEV, host, host);
     }
     add_mkdir(r, WR_ROOTFS_DEV, "/dev/pts", 0755);
     char *pts = xasprintf(r, "newinstance,ptmxmode=0666,mode=0620,gid=%u", (unsigned)tty_gid);
-    add_mount(r, WR_ROOTFS_DEV, "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, pts);
+    if (!r->templ) /* a kept root: each run mounts its own (enter_template) */
+        add_mount(r, WR_ROOTFS_DEV, "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, pts);
     free(pts);
     for (size_t i = 0; i < ELEMENTSOF(dev_links); i++) {
         char inside[64];
@@ -396,13 +494,15 @@ static void plan_dev(wr_rootfs *r, const char *tmpfs_opts, gid_t tty_gid) {
         add_symlink(r, WR_ROOTFS_DEV, inside, dev_links[i][1]);
     }
     add_mkdir(r, WR_ROOTFS_DEV, "/dev/shm", 01777);
-    add_mount(r, WR_ROOTFS_DEV, "tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, tmpfs_opts);
+    if (!r->templ)
+        add_mount(r, WR_ROOTFS_DEV, "tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, tmpfs_opts);
     /* Nothing more is made in /dev: the run cannot add to it. */
     add_setattr(r, WR_ROOTFS_DEV, "/dev", MOUNT_ATTR_RDONLY, false);
 }
 
 static void plan_proc(wr_rootfs *r) {
     add_mkdir(r, WR_ROOTFS_PROC, "/proc", 0555);
+    if (r->templ) return; /* a kept root: each run mounts its own (enter_template) */
     /* The child is pid 1 of its own pid namespace by now: this proc shows
      * that namespace only. */
     add_mount(r, WR_ROOTFS_PROC, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
@@ -410,8 +510,7 @@ static void plan_proc(wr_rootfs *r) {
     char inside[64];
     for (size_t i = 0; i < ELEMENTSOF(proc_null); i++) {
         snprintf(inside, sizeof inside, "/proc/%s", proc_null[i]);
-        op *o = add_bind(r, WR_ROOTFS_PROC_MASK, NEWROOT "/dev/null", inside,
-                         MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, false);
+        op *o = add_bind_node(r, WR_ROOTFS_PROC_MASK, NEWROOT "/dev/null", inside);
         if (o) o->optional = true;
     }
     for (size_t i = 0; i < ELEMENTSOF(proc_empty); i++) {
@@ -519,19 +618,50 @@ static gid_t tty_gid(void) {
     return 5;
 }
 
+static int template_lookup(const wr_rootfs_spec *spec, wr_rootfs *p, uint64_t *ret_key,
+                           wr_err *e);
+static int template_build(const wr_rootfs_spec *spec, wr_rootfs *p, uint64_t key, wr_err *e);
+
 int wr_rootfs_plan(const wr_rootfs_spec *spec, wr_rootfs **ret, wr_err *e) {
     int r = check_spec(spec, e);
     if (r < 0) return r;
 
     wr_rootfs *p = calloc(1, sizeof *p);
     if (!p) return wr_sys(e, ENOMEM, "rootfs: plan");
-    p->home_tree = -1;
+    p->home_tree = p->template_fd = p->template_lock = -1;
     p->cwd = strdup(spec->cwd ? spec->cwd : spec->home_dir);
     if (!p->cwd) {
         wr_rootfs_free(p);
         return wr_sys(e, ENOMEM, "rootfs: plan");
     }
 
+    /* A kept root: ready, or to be built from the plan below (templ). */
+    uint64_t key = 0;
+    if (spec->template_dir && !spec->userns) {
+        if ((r = template_lookup(spec, p, &key, e)) < 0) {
+            wr_rootfs_free(p);
+            return r;
+        }
+        if (p->template_fd >= 0) {
+            *ret = p;
+            return 0;
+        }
+        p->templ = true;
+    }
+
+    /* userns: without root the mount cannot be cloned here; the child clones
+     * it in its own namespace (clone_home) and checks it is this directory. */
+    struct stat home_st;
+    if (spec->userns) {
+        if (fstat(spec->home_fd, &home_st) < 0 || !(p->home_path = strdup(spec->home_dir))) {
+            r = wr_sys(e, errno ? errno : ENOMEM, "rootfs: home '%s'", spec->home_dir);
+            wr_rootfs_free(p);
+            return r;
+        }
+        p->home_dev = home_st.st_dev;
+        p->home_ino = home_st.st_ino;
+        goto home_done;
+    }
     /* The home, cloned now in the host's namespace (the child's copy of the
      * fd could no longer be bound there), and made nosuid,nodev before it is
      * attached anywhere. Only the home itself, not mounts below it. */
@@ -548,6 +678,7 @@ int wr_rootfs_plan(const wr_rootfs_spec *spec, wr_rootfs **ret, wr_err *e) {
         wr_rootfs_free(p);
         return r;
     }
+home_done:;
 
     /* /dev/null is what the masked /proc files become: without it they
      * would stay readable. */
@@ -594,17 +725,29 @@ int wr_rootfs_plan(const wr_rootfs_spec *spec, wr_rootfs **ret, wr_err *e) {
 
     /* 5. /tmp before the home, which may lie below it. */
     add_mkdir(p, WR_ROOTFS_TMP, "/tmp", 01777);
-    add_mount(p, WR_ROOTFS_TMP, "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, tmpfs_opts);
+    if (!p->templ)
+        add_mount(p, WR_ROOTFS_TMP, "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, tmpfs_opts);
 
     /* 4. the home at its own path */
     add_parents(p, WR_ROOTFS_HOME, spec->home_dir);
     add_mkdir(p, WR_ROOTFS_HOME, spec->home_dir, 0755);
     add(p, OP_ATTACH, WR_ROOTFS_HOME, spec->home_dir);
 
-    plan_dev(p, tmpfs_opts, tty_gid()); /* 6 */
+    /* userns: only the run's own gid is mapped; devpts refuses any other. */
+    plan_dev(p, tmpfs_opts, spec->userns ? spec->gid : tty_gid()); /* 6 */
     plan_proc(p);                       /* 7 */
     plan_files(p, spec);                /* 8 */
     add_mkdir(p, WR_ROOTFS_PIVOT, "/.old", 0700);
+
+    if (p->templ && !p->oom && template_build(spec, p, key, NULL) < 0) {
+        /* Keeping it failed (a bind of the namespace refused now and then
+         * with EINVAL under load): this run builds its own root, as without
+         * template_dir; the next one tries to keep it again. */
+        wr_rootfs_free(p);
+        wr_rootfs_spec own = *spec;
+        own.template_dir = NULL;
+        return wr_rootfs_plan(&own, ret, e);
+    }
 
     if (p->oom) {
         wr_rootfs_free(p);
@@ -616,7 +759,7 @@ int wr_rootfs_plan(const wr_rootfs_spec *spec, wr_rootfs **ret, wr_err *e) {
 
 /* --- the child's side: system calls only -------------------------------------- */
 
-static int run_op(const wr_rootfs *r, const op *o) {
+static int run_op(int home_tree, const op *o) {
     switch (o->kind) {
     case OP_MKDIR:
         /* EEXIST is a failure too: every name is new in a fresh tmpfs. */
@@ -642,6 +785,8 @@ static int run_op(const wr_rootfs *r, const op *o) {
         return symlink(o->src, o->path);
     case OP_MOUNT:
         return mount(o->src, o->path, o->fstype, o->flags, o->data);
+    case OP_BIND_NODE:
+        return mount(o->src, o->path, NULL, MS_BIND, NULL);
     case OP_BIND: {
         unsigned rec = o->recursive ? AT_RECURSIVE : 0;
         int fd = open_tree(AT_FDCWD, o->src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
@@ -660,7 +805,7 @@ static int run_op(const wr_rootfs *r, const op *o) {
                              AT_SYMLINK_NOFOLLOW | (o->recursive ? AT_RECURSIVE : 0), &a, sizeof a);
     }
     case OP_ATTACH:
-        return move_mount(r->home_tree, "", AT_FDCWD, o->path, MOVE_MOUNT_F_EMPTY_PATH);
+        return move_mount(home_tree, "", AT_FDCWD, o->path, MOVE_MOUNT_F_EMPTY_PATH);
     }
     errno = EINVAL;
     return -1;
@@ -673,21 +818,46 @@ static int enter_fail(int *ret_step, wr_rootfs_step step, mode_t saved_umask) {
     return -errnum;
 }
 
-int wr_rootfs_enter(const wr_rootfs *r, int *ret_step) {
-    /* Modes in the plan are meant exactly. */
-    mode_t saved_umask = umask(0);
-    errno = 0;
+/* userns: the home's mount, cloned in the child's own mount namespace from
+ * its path (a mount seen through the parent's fd belongs to the host's
+ * namespace, which open_tree refuses), with no link followed on the way and
+ * only if it is still the directory the parent opened. -1 with errno set. */
+static int clone_home(const wr_rootfs *r) {
+    struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+                           .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+    int fd = (int)syscall(SYS_openat2, AT_FDCWD, r->home_path, &how, sizeof how);
+    if (fd < 0) return -1;
+    struct stat st;
+    int tree = -1;
+    if (fstat(fd, &st) < 0) goto out;
+    if (st.st_dev != r->home_dev || st.st_ino != r->home_ino) {
+        errno = ESTALE; /* swapped since the parent opened it */
+        goto out;
+    }
+    tree = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
+    if (tree >= 0 &&
+        mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) {
+        int saved = errno;
+        close(tree);
+        tree = -1;
+        errno = saved;
+    }
+out:;
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return tree;
+}
 
-    /* 1. Nothing below propagates to the host, nor from it: the host's later
-     * mounts must not appear in the run either. */
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-        return enter_fail(ret_step, WR_ROOTFS_PRIVATE, saved_umask);
-
+/* 2–9: the ops, then into the new root, old root detached, root read-only.
+ * The caller has made every mount private (1). */
+static int build_root(const wr_rootfs *r, int home_tree, int *ret_step, mode_t saved_umask) {
     /* 2–8, and the mount point for the old root. */
     for (size_t i = 0; i < r->n; i++) {
         const op *o = &r->ops[i];
         errno = 0;
-        if (run_op(r, o) < 0) {
+        if (run_op(home_tree, o) < 0) {
             if (o->optional && errno == ENOENT) continue;
             return enter_fail(ret_step, o->step, saved_umask);
         }
@@ -704,9 +874,12 @@ int wr_rootfs_enter(const wr_rootfs *r, int *ret_step) {
     struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
     if (mount_setattr(AT_FDCWD, "/", 0, &ro, sizeof ro) < 0)
         return enter_fail(ret_step, WR_ROOTFS_READONLY, saved_umask);
+    return 0;
+}
 
-    /* 10. The working directory, looked up inside the new root without
-     * following any link: below the home the names are the tenant's. */
+/* 10. The working directory, looked up inside the new root without following
+ * any link: below the home the names are the tenant's. */
+static int enter_cwd(const wr_rootfs *r, int *ret_step, mode_t saved_umask) {
     struct open_how how = {
         .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
         .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
@@ -718,7 +891,306 @@ int wr_rootfs_enter(const wr_rootfs *r, int *ret_step) {
     close(fd);
     errno = saved;
     if (c < 0) return enter_fail(ret_step, WR_ROOTFS_CWD, saved_umask);
-
     umask(saved_umask);
     return 0;
+}
+
+static int enter_template(const wr_rootfs *r, int *ret_step, mode_t saved_umask);
+
+int wr_rootfs_enter(const wr_rootfs *r, int *ret_step) {
+    /* Modes in the plan are meant exactly. */
+    mode_t saved_umask = umask(0);
+    errno = 0;
+
+    if (r->template_fd >= 0) return enter_template(r, ret_step, saved_umask);
+
+    /* 1. Nothing below propagates to the host, nor from it: the host's later
+     * mounts must not appear in the run either. */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        return enter_fail(ret_step, WR_ROOTFS_PRIVATE, saved_umask);
+
+    /* userns: the home's mount, before the new root hides its path. */
+    int home_tree = r->home_tree;
+    if (r->home_path && (home_tree = clone_home(r)) < 0)
+        return enter_fail(ret_step, WR_ROOTFS_HOME, saved_umask);
+
+    int q = build_root(r, home_tree, ret_step, saved_umask);
+    if (q < 0) return q;
+    return enter_cwd(r, ret_step, saved_umask);
+}
+
+/* --- kept roots (rootfs.h) ---------------------------------------------------- */
+
+/* Bumped whenever the plan changes what a root holds: older kept roots then
+ * no longer match and are rebuilt. */
+#define TEMPLATE_VERSION 1
+
+#ifndef NSFS_MAGIC
+#define NSFS_MAGIC 0x6e736673
+#endif
+
+bool wr_rootfs_needs_new_mount_ns(const wr_rootfs *r) {
+    return r->template_fd < 0;
+}
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
+    const unsigned char *b = data;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static uint64_t fnv_stat(uint64_t h, const struct stat *st) {
+    uint64_t v[] = {st->st_dev, st->st_ino, st->st_mode, (uint64_t)st->st_mtim.tv_sec,
+                    (uint64_t)st->st_mtim.tv_nsec};
+    return fnv1a(h, v, sizeof v);
+}
+
+static int template_key(const wr_rootfs_spec *s, uint64_t *ret, wr_err *e) {
+    struct stat st;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    uint64_t head[] = {TEMPLATE_VERSION, s->uid, s->gid};
+    h = fnv1a(h, head, sizeof head);
+    static const char *const host[] = {"/etc", "/etc/ssl", "/usr"};
+    for (size_t i = 0; i < ELEMENTSOF(host); i++) {
+        if (stat(host[i], &st) < 0) {
+            if (errno != ENOENT) return wr_sys(e, errno, "rootfs: stat %s", host[i]);
+            memset(&st, 0, sizeof st);
+        }
+        h = fnv_stat(h, &st);
+    }
+    if (fstat(s->home_fd, &st) < 0) return wr_sys(e, errno, "rootfs: home '%s'", s->home_dir);
+    uint64_t home[] = {st.st_dev, st.st_ino};
+    h = fnv1a(h, home, sizeof home);
+    h = fnv1a(h, s->home_dir, strlen(s->home_dir) + 1);
+    h = fnv1a(h, s->username, strlen(s->username) + 1);
+    h = fnv1a(h, s->hostname, strlen(s->hostname) + 1);
+    *ret = h;
+    return 0;
+}
+
+static int template_entry(const char *dir, const char *username, uint64_t key, char *out,
+                          size_t n, wr_err *e) {
+    if ((size_t)snprintf(out, n, "%s/%s-%016llx", dir, username, (unsigned long long)key) >= n)
+        return wr_invalid(e, "rootfs: template directory %.64s...: too long", dir);
+    return 0;
+}
+
+/* An fd on the mount namespace kept at path, or -1 if none is (never made,
+ * or the entry outlived a reboot). */
+static int template_open(const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return -1;
+    struct statfs sf;
+    if (fstatfs(fd, &sf) < 0 || sf.f_type != NSFS_MAGIC) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* The tenant's kept root if it matches (p->template_fd), else the lock on
+ * the directory taken, to build one. Either way, what each run mounts. */
+static int template_lookup(const wr_rootfs_spec *spec, wr_rootfs *p, uint64_t *ret_key,
+                           wr_err *e) {
+    int r = template_key(spec, ret_key, e);
+    if (r < 0) return r;
+    uint64_t bytes = spec->tmp_bytes ? spec->tmp_bytes : DEFAULT_TMP_BYTES;
+    uint64_t inodes = bytes / 4096 < 1024 ? 1024 : bytes / 4096;
+    snprintf(p->tmpfs_opts, sizeof p->tmpfs_opts,
+             "size=%" PRIu64 ",nr_inodes=%" PRIu64 ",mode=1777", bytes, inodes);
+    /* The group of the host's /dev/tty: no account database scan per run. */
+    struct stat tty;
+    gid_t gid = stat("/dev/tty", &tty) == 0 ? tty.st_gid : 5;
+    snprintf(p->pts_opts, sizeof p->pts_opts, "newinstance,ptmxmode=0666,mode=0620,gid=%u",
+             (unsigned)gid);
+    p->home_under_tmp = path_under(spec->home_dir, "/tmp");
+    if (!(p->home_dir = strdup(spec->home_dir))) return wr_sys(e, ENOMEM, "rootfs: plan");
+
+    char path[PATH_MAX];
+    if ((r = template_entry(spec->template_dir, spec->username, *ret_key, path, sizeof path, e)) <
+        0)
+        return r;
+    if ((p->template_fd = template_open(path)) >= 0) return 0;
+
+    if (mkdir(spec->template_dir, 0700) < 0 && errno != EEXIST)
+        return wr_sys(e, errno, "rootfs: cannot create %s", spec->template_dir);
+    p->template_lock = open(spec->template_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (p->template_lock < 0) return wr_sys(e, errno, "rootfs: cannot open %s", spec->template_dir);
+    while (flock(p->template_lock, LOCK_EX) < 0)
+        if (errno != EINTR) return wr_sys(e, errno, "rootfs: cannot lock %s", spec->template_dir);
+    /* Another process may have built it while this one waited. */
+    if ((p->template_fd = template_open(path)) >= 0) {
+        close(p->template_lock);
+        p->template_lock = -1;
+    }
+    return 0;
+}
+
+/* Removes the tenant's kept roots other than `keep` (NULL: all of them). */
+static int template_remove_others(const char *dir, const char *username, const char *keep,
+                                  wr_err *e) {
+    _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (dfd < 0) return errno == ENOENT ? 0 : wr_sys(e, errno, "rootfs: cannot open %s", dir);
+    DIR *d = fdopendir(dfd);
+    if (!d) return wr_sys(e, errno, "rootfs: cannot list %s", dir);
+    dfd = -1;
+    size_t ul = strlen(username);
+    int r = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *n = de->d_name;
+        if (strncmp(n, username, ul) || n[ul] != '-' || strlen(n + ul + 1) != 16) continue;
+        if (keep && streq(n, keep)) continue;
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s", dir, n);
+        if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT && r == 0)
+            r = wr_sys(e, errno, "rootfs: cannot unmount %s", path);
+        if (unlink(path) < 0 && errno != ENOENT && r == 0)
+            r = wr_sys(e, errno, "rootfs: cannot remove %s", path);
+    }
+    closedir(d);
+    return r;
+}
+
+int wr_rootfs_template_remove(const char *template_dir, const char *username, wr_err *e) {
+    if (!template_dir || !name_ok(username, 32, "_-"))
+        return wr_invalid(e, "rootfs: username '%s': expected letters, digits, '_' and '-'",
+                          username ? username : "");
+    return template_remove_others(template_dir, username, NULL, e);
+}
+
+/* A helper builds the root in a mount namespace of its own (the plan's ops,
+ * pivot_root, old root detached: build_root), then waits while the parent
+ * keeps the namespace with a bind mount of /proc/<helper>/ns/mnt on the
+ * entry. The helper is a fork of a process that may have threads: system
+ * calls only. */
+static int template_build(const wr_rootfs_spec *spec, wr_rootfs *p, uint64_t key, wr_err *e) {
+    char path[PATH_MAX];
+    int r = template_entry(spec->template_dir, spec->username, key, path, sizeof path, e);
+    if (r < 0) return r;
+    int f = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (f < 0) return wr_sys(e, errno, "rootfs: cannot create %s", path);
+    close(f);
+    int ready[2], go[2];
+    if (pipe2(ready, O_CLOEXEC) < 0) return wr_sys(e, errno, "rootfs: kept root");
+    if (pipe2(go, O_CLOEXEC) < 0) {
+        close(ready[0]);
+        close(ready[1]);
+        return wr_sys(e, errno, "rootfs: kept root");
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(ready[0]);
+        close(go[1]);
+        int report[2] = {0, 0}; /* -errno, step */
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+            report[0] = -errno;
+            report[1] = WR_ROOTFS_PRIVATE;
+        } else {
+            mode_t saved = umask(0);
+            report[0] = build_root(p, p->home_tree, &report[1], saved);
+        }
+        ssize_t n = write(ready[1], report, sizeof report);
+        char c;
+        n = read(go[0], &c, 1);
+        (void)n;
+        _exit(0);
+    }
+    int err = errno;
+    close(ready[1]);
+    close(go[0]);
+    int report[2] = {-EIO, WR_ROOTFS_TEMPLATE};
+    if (pid < 0)
+        r = wr_sys(e, err, "rootfs: kept root: fork");
+    else if (read(ready[0], report, sizeof report) != (ssize_t)sizeof report || report[0] < 0)
+        r = wr_sys(e, -report[0], "rootfs: building the kept root of %s failed at '%s'",
+                   spec->username, wr_rootfs_step_name(report[1]));
+    else {
+        char src[64];
+        snprintf(src, sizeof src, "/proc/%d/ns/mnt", (int)pid);
+        if (mount(src, path, NULL, MS_BIND, NULL) < 0 && mount(src, path, NULL, MS_BIND, NULL) < 0)
+            r = wr_sys(e, errno, "rootfs: cannot keep the root at %s", path);
+    }
+    close(go[1]); /* the helper may go */
+    close(ready[0]);
+    if (pid > 0)
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+    if (r < 0) {
+        unlink(path);
+        return r;
+    }
+    /* The home's clone now lives in the kept root. */
+    close(p->home_tree);
+    p->home_tree = -1;
+    if ((p->template_fd = template_open(path)) < 0)
+        return wr_sys(e, EIO, "rootfs: the kept root at %s did not stay", path);
+    const char *name = strrchr(path, '/') + 1;
+    template_remove_others(spec->template_dir, spec->username, name, NULL);
+    close(p->template_lock);
+    p->template_lock = -1;
+    return 0;
+}
+
+/* The child's side with a kept root: join it, make a private copy, and mount
+ * what is the run's own over the copy's empty mount points. System calls only. */
+static int enter_template(const wr_rootfs *r, int *ret_step, mode_t saved_umask) {
+    if (setns(r->template_fd, CLONE_NEWNS) < 0 || unshare(CLONE_NEWNS) < 0)
+        return enter_fail(ret_step, WR_ROOTFS_TEMPLATE, saved_umask);
+
+    /* A home below /tmp would be hidden by the run's own /tmp: take a copy of
+     * its mount first, and put it back at the same path on the new /tmp. */
+    int home = -1;
+    if (r->home_under_tmp &&
+        (home = open_tree(AT_FDCWD, r->home_dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)) < 0)
+        return enter_fail(ret_step, WR_ROOTFS_HOME, saved_umask);
+    if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, r->tmpfs_opts) < 0)
+        return enter_fail(ret_step, WR_ROOTFS_TMP, saved_umask);
+    if (home >= 0) {
+        char buf[PATH_MAX];
+        if (strscpy(buf, sizeof buf, r->home_dir) < 0) {
+            errno = ENAMETOOLONG;
+            return enter_fail(ret_step, WR_ROOTFS_HOME, saved_umask);
+        }
+        for (char *c = strchr(buf + 1, '/'); c; c = strchr(c + 1, '/')) {
+            *c = '\0';
+            if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+                return enter_fail(ret_step, WR_ROOTFS_HOME, saved_umask);
+            *c = '/';
+        }
+        if (mkdir(buf, 0755) < 0 ||
+            move_mount(home, "", AT_FDCWD, buf, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+            return enter_fail(ret_step, WR_ROOTFS_HOME, saved_umask);
+        close(home);
+    }
+    if (mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, r->pts_opts) < 0 ||
+        mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, r->tmpfs_opts) < 0)
+        return enter_fail(ret_step, WR_ROOTFS_DEV, saved_umask);
+    /* The child is pid 1 of its own pid namespace: this proc shows it only. */
+    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+        return enter_fail(ret_step, WR_ROOTFS_PROC, saved_umask);
+    char p[64];
+    for (size_t i = 0; i < ELEMENTSOF(proc_null); i++) {
+        snprintf(p, sizeof p, "/proc/%s", proc_null[i]);
+        if (mount("/dev/null", p, NULL, MS_BIND, NULL) < 0 && errno != ENOENT)
+            return enter_fail(ret_step, WR_ROOTFS_PROC_MASK, saved_umask);
+    }
+    for (size_t i = 0; i < ELEMENTSOF(proc_empty); i++) {
+        snprintf(p, sizeof p, "/proc/%s", proc_empty[i]);
+        if (mount("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                  "mode=0555,size=4k,nr_inodes=2") < 0 &&
+            errno != ENOENT)
+            return enter_fail(ret_step, WR_ROOTFS_PROC_MASK, saved_umask);
+    }
+    for (size_t i = 0; i < ELEMENTSOF(proc_readonly); i++) {
+        snprintf(p, sizeof p, "/proc/%s", proc_readonly[i]);
+        op o = {.kind = OP_BIND, .path = p, .src = p, .attr = RO_ATTRS | MOUNT_ATTR_NOEXEC,
+                .recursive = true};
+        errno = 0;
+        if (run_op(-1, &o) < 0 && errno != ENOENT)
+            return enter_fail(ret_step, WR_ROOTFS_PROC_MASK, saved_umask);
+    }
+    return enter_cwd(r, ret_step, saved_umask);
 }

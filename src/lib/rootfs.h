@@ -35,6 +35,7 @@
  * host's namespace: that would put the run's cwd outside its root. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -51,6 +52,12 @@ typedef struct wr_rootfs_spec {
     gid_t gid;
     const char *hostname;
     uint64_t tmp_bytes; /* size of /tmp and of /dev/shm; 0: a default */
+    const char *template_dir; /* root mode: where tenants' kept roots live (see "kept
+                                 roots" below); NULL: the root is built for every run */
+    bool userns;        /* the child is in a user namespace of its own (non-root mode,
+                           userns.h): the parent cannot clone the home's mount, so the
+                           child does, from home_dir opened with no link on the way
+                           and checked to be home_fd's directory; devpts gets gid */
 } wr_rootfs_spec;
 
 typedef struct wr_rootfs wr_rootfs;
@@ -71,6 +78,7 @@ typedef enum wr_rootfs_step {
     WR_ROOTFS_OLD_ROOT,  /* detach the old root */
     WR_ROOTFS_READONLY,  /* the new root read-only */
     WR_ROOTFS_CWD,       /* the working directory */
+    WR_ROOTFS_TEMPLATE,  /* a copy of the tenant's kept root, as the run's namespace */
     WR_ROOTFS_STEP_MAX,
 } wr_rootfs_step;
 
@@ -78,5 +86,25 @@ int wr_rootfs_plan(const wr_rootfs_spec *spec, wr_rootfs **ret, wr_err *e);
 void wr_rootfs_free(wr_rootfs *r);
 /* Child side, see above. Returns 0 or -errno with *ret_step set. */
 int wr_rootfs_enter(const wr_rootfs *r, int *ret_step);
+/* Whether the child must be cloned with CLONE_NEWNS: not when the plan uses a
+ * kept root, whose copy wr_rootfs_enter makes the child's namespace. */
+bool wr_rootfs_needs_new_mount_ns(const wr_rootfs *r);
+/* Kept roots. Building the root is most of what a contained run costs (some
+ * 200 system calls, ~50 mounts), and it is the same for every run of a
+ * tenant. With spec.template_dir, the plan keeps it: a helper builds the
+ * tenant's root once in a mount namespace of its own (pivoted, old root
+ * detached, root read-only), kept by a bind mount of that namespace at
+ * <template_dir>/<username>-<key>; each run's child then joins it (setns)
+ * and unshares, getting a private copy of the tree in which it mounts what
+ * must be its own: a fresh /tmp, /dev/shm, devpts and /proc with its masks.
+ * The key covers what the root was built from: /etc and /etc/ssl (inode and
+ * modification time: adding, removing or replacing an entry changes them; the
+ * entries are bound, so changes made in place show), /usr, the home (device
+ * and inode: a deleted and re-created tenant gets a new root), the account's
+ * ids and the plan's version. On a mismatch the root is built anew and the
+ * tenant's older ones are removed. Not in a user namespace (non-root mode),
+ * which cannot join a namespace the host's root owns.
+ * wr_rootfs_template_remove removes a tenant's kept roots (its delete). */
+int wr_rootfs_template_remove(const char *template_dir, const char *username, wr_err *e);
 /* The name of a step for messages ("bind /usr read-only", "pivot_root", ...). */
 const char *wr_rootfs_step_name(int step);

@@ -429,3 +429,31 @@ int wr_seccomp_handle(int listener, wr_seccomp_refusal *ret, wr_err *e) {
     }
     return 0;
 }
+
+/* --- caching (seccomp-cache.c) ------------------------------------------------- */
+
+const void *wr_seccomp_program(const wr_seccomp *f, size_t *ret_len, bool *ret_notify) {
+    *ret_len = f->prog.len;
+    *ret_notify = f->notify;
+    return f->prog.filter;
+}
+
+int wr_seccomp_from_program(bool notify, const void *insns, size_t len, wr_seccomp **ret,
+                            wr_err *e) {
+    if (len == 0 || len > BPF_MAXINSNS)
+        return wr_fail(e, WR_ERR_INVALID, EINVAL,
+                       "seccomp filter: a program of %zu instructions is not 1 to %d", len,
+                       BPF_MAXINSNS);
+    _cleanup_free_ wr_seccomp *f = calloc(1, sizeof *f);
+    struct sock_filter *copy = malloc(len * sizeof *copy);
+    if (!f || !copy) {
+        free(copy);
+        return wr_sys(e, ENOMEM, "seccomp filter: a program of %zu instructions", len);
+    }
+    memcpy(copy, insns, len * sizeof *copy);
+    f->notify = notify;
+    f->prog.len = (unsigned short)len;
+    f->prog.filter = copy;
+    *ret = TAKE_PTR(f);
+    return 0;
+}

@@ -20,12 +20,28 @@
  *
  * At the container level the clone also makes new mount, pid, ipc, uts and
  * cgroup namespaces; the child joins the tenant's kept network namespace and
- * enters the private root planned by rootfs.c. At the strong level it then
+ * enters the private root planned by rootfs.c. In root mode that root is the
+ * tenant's kept one (rootfs.h, "kept roots"): the child is cloned without
+ * CLONE_NEWNS, joins the kept root's mount namespace and unshares a copy of
+ * it, so a run mounts only what is its own (/tmp, /dev/shm, devpts, /proc)
+ * instead of building ~50 mounts. At the strong level it then
  * gives up the bounding set before the uid change, checks no capability is
  * left, restricts itself with Landlock, and loads the seccomp filter last:
  * the filter's notification listener is handed to the parent (its number on
  * the error pipe, the parent takes it with pidfd_getfd and says go on a sync
- * pipe) before execve would close it.
+ * pipe) before execve would close it. The filter is compiled once per build
+ * and kept in the state directory (seccomp-cache.c).
+ *
+ * A contained child does not exec the command itself: it stays as pid 1 of
+ * the run's pid namespace, a minimal init (run_init) that vforks the command,
+ * reaps orphans, forwards termination signals, and reports the command's own
+ * wait status on a status pipe, so the run ends with the command's status.
+ *
+ * Without root (userns.c), a contained run is cloned into a user namespace
+ * and a network namespace of its own as well: its first step maps the
+ * caller's uid and gid to the tenant's, it skips setgroups (denied there),
+ * and after the uid step, which changes nothing, it drops the capabilities
+ * the namespace gave it.
  *
  * wr_run_wait polls the pidfd (with the timeout) and the listener (answering
  * and counting refused system calls), reaps the program, then kills whatever
@@ -51,15 +67,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "caps.h"
 #include "cgroup.h"
 #include "fs.h"
 #include "home.h"
 #include "landlock.h"
-#include "netns.h"
+#include "net.h"
+#include "quota.h"
 #include "rootfs.h"
 #include "seccomp.h"
+#include "storage.h"
 #include "store.h"
+#include "userns.h"
 #include "util.h"
 #include "warren-internal.h"
 
@@ -67,7 +87,9 @@
 
 typedef enum step {
     STEP_SIGNALS,        /* default dispositions, nothing blocked */
+    STEP_CGROUP_V1,      /* hybrid host: join the tenant's v1 groups (quota limits) */
     STEP_PARENT_DEATH,   /* die with the parent */
+    STEP_USERNS,         /* non-root container: map the caller's ids (userns.c) */
     STEP_NETNS,          /* container: the tenant's network namespace */
     STEP_ROOTFS,         /* container: the private root, cwd inside it */
     STEP_HOSTNAME,       /* container: hostname = the account name */
@@ -82,18 +104,23 @@ typedef enum step {
     STEP_GROUPS,         /* no supplementary groups */
     STEP_GID,            /* the tenant's gid, real, effective and saved */
     STEP_UID,            /* the tenant's uid, likewise */
+    STEP_USERNS_CAPS,    /* non-root container: what the user namespace gave, dropped */
     STEP_PARENT_DEATH_2, /* the uid change cleared the death signal: set again */
     STEP_NO_NEW_PRIVS,   /* no setuid, no file capabilities from here on */
     STEP_NO_CAPS,        /* strong: prove no capability is left */
     STEP_LANDLOCK,       /* strong: the filesystem it may touch */
     STEP_SECCOMP,        /* strong: the system-call filter, last before exec */
+    STEP_INIT,           /* contained: stay as pid 1 (run_init), the command its child */
     STEP_EXEC,
     STEP_MAX,
 } step;
 
 static const char *const step_names[STEP_MAX] = {
     [STEP_SIGNALS] = "reset signals",
+    [STEP_CGROUP_V1] = "join the tenant's cgroup v1 groups",
     [STEP_PARENT_DEATH] = "parent-death signal",
+    [STEP_USERNS] = "user namespace",
+    [STEP_USERNS_CAPS] = "drop the user namespace's capabilities",
     [STEP_NETNS] = "join network namespace",
     [STEP_ROOTFS] = "private root",
     [STEP_HOSTNAME] = "hostname",
@@ -113,6 +140,7 @@ static const char *const step_names[STEP_MAX] = {
     [STEP_UID] = "set uid",
     [STEP_PARENT_DEATH_2] = "parent-death signal after uid change",
     [STEP_NO_NEW_PRIVS] = "no_new_privs",
+    [STEP_INIT] = "init (pid 1)",
     [STEP_EXEC] = "exec",
 };
 
@@ -136,7 +164,8 @@ typedef struct plan {
     bool tty;
     wr_level level;
     pid_t parent;
-    int netns_fd;            /* container */
+    int netns_fd;            /* container, root mode */
+    const wr_userns *userns; /* container without root: the maps; else NULL */
     const wr_rootfs *rootfs; /* container */
     const char *hostname;    /* container */
     int landlock;            /* strong: the ruleset, or -1 */
@@ -146,10 +175,13 @@ typedef struct plan {
     int stdio[3];
     int cwd_fd;
     int err_fd;
+    int status_fd; /* contained: where the init reports the command's wait status */
     const char *path;
     char **argv;
     char **envp;
     struct rlimit limits[3]; /* run_rlimits, clamped to what warren itself may set */
+    int cgroup_v1[WR_CGROUP_ATTACH_MAX]; /* hybrid host: the tenant's v1 cgroup.procs */
+    int ncgroup_v1;
 } plan;
 
 /* What the child writes on the error pipe: a failed step (and, for the
@@ -200,6 +232,77 @@ static int landlock_inside(const plan *p) {
         if (!(cond)) child_fail((p), (s), errno);                                                  \
     } while (0)
 
+/* Contained runs: the child stays as pid 1 of the run's pid namespace, a
+ * minimal init, and the command runs as its child (pid 2). An init is needed
+ * because pid 1 is the namespace's reaper: a command that is not written to
+ * be one (a shell, python) leaves its orphans as zombies, and, being pid 1,
+ * it would ignore every signal it has no handler for, SIGTERM included.
+ *
+ * It is the child itself, forked in-process, rather than a small helper
+ * binary exec'ed as pid 1: it is already set up (every step above applies to
+ * it as to the command, seccomp and Landlock included, so it is no more
+ * privileged than the command), it costs one vfork instead of an execve of a
+ * second program, and no helper path has to exist inside the new root. It
+ * allocates nothing and calls only system calls (the parent may have
+ * threads). vfork shares the init's memory with the command only until
+ * execve, while the init waits; so no page table is copied.
+ *
+ * The init forwards the termination signals sent to it (by wr_run_signal, or
+ * by the command's own processes) to the command; signals the kernel sends to
+ * the terminal's process group (^C) already reach the command, so those are
+ * not sent twice. It reaps every child that ends, and when the command ends
+ * it writes the command's wait status on status_fd (so the run reports the
+ * command's exit code or signal, not the init's) and exits with the same
+ * code (128+N for signal N); the kernel then ends whatever is left in the
+ * namespace. */
+static const int init_forwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
+
+static _Noreturn void run_init(const plan *p) {
+    /* Blocked before the command exists, so none is lost before the loop;
+     * blocked signals are queued for pid 1 even from outside its namespace. */
+    sigset_t set, none;
+    sigemptyset(&set);
+    sigemptyset(&none);
+    for (size_t i = 0; i < ELEMENTSOF(init_forwarded); i++)
+        sigaddset(&set, init_forwarded[i]);
+    sigaddset(&set, SIGCHLD);
+    CHECK(p, STEP_INIT, sigprocmask(SIG_BLOCK, &set, NULL) == 0);
+
+    pid_t cmd = vfork();
+    if (cmd == 0) {
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        execve(p->path, p->argv, p->envp);
+        child_fail(p, STEP_EXEC, errno);
+    }
+    if (cmd < 0) child_fail(p, STEP_INIT, errno);
+    /* The command has exec'ed (or failed and said so): the parent reads EOF
+     * once this copy of the error pipe is closed too. The init keeps none of
+     * the run's stdio, so a reader of the run's output sees its end when the
+     * command's processes close theirs. */
+    close(p->err_fd);
+    close(STDIN_FILENO);
+    close(STDOUT_FILENO);
+    close(STDERR_FILENO);
+
+    for (;;) {
+        siginfo_t si;
+        int sig = sigwaitinfo(&set, &si);
+        if (sig < 0) continue;
+        if (sig != SIGCHLD) {
+            if (si.si_code <= 0) kill(cmd, sig); /* SI_USER, SI_QUEUE, SI_TKILL: sent */
+            continue;
+        }
+        int status;
+        pid_t done;
+        while ((done = waitpid(-1, &status, WNOHANG)) > 0) {
+            if (done != cmd) continue; /* an orphan, reaped */
+            ssize_t n = write(p->status_fd, &status, sizeof status);
+            (void)n;
+            _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        }
+    }
+}
+
 static _Noreturn void child_main(const plan *p) {
     /* Signals: the daemon may ignore SIGPIPE or handle SIGCHLD; ignored
      * dispositions survive exec, so every one goes back to the default before
@@ -212,6 +315,14 @@ static _Noreturn void child_main(const plan *p) {
     sigemptyset(&none);
     CHECK(p, STEP_SIGNALS, sigprocmask(SIG_SETMASK, &none, NULL) == 0);
 
+    /* cgroup v1 hook. clone3 put the child into its run's cgroup2 group
+     * (tracking, kill, freeze); on a hybrid host the limits live in v1
+     * hierarchies, which CLONE_INTO_CGROUP cannot reach. The child joins
+     * them itself ("0" = the writer) before it can fork: whatever it starts
+     * later is born inside. The fds were opened by the parent (as root). */
+    for (int i = 0; i < p->ncgroup_v1; i++)
+        CHECK(p, STEP_CGROUP_V1, write(p->cgroup_v1[i], "0", 1) == 1);
+
     /* If warren dies, the run must not outlive it unwatched. The parent may
      * have died before this line: then the death signal never comes. */
     CHECK(p, STEP_PARENT_DEATH, prctl(PR_SET_PDEATHSIG, SIGKILL) == 0);
@@ -219,8 +330,20 @@ static _Noreturn void child_main(const plan *p) {
     bool contained = p->level >= WR_LEVEL_CONTAINER;
     if (!contained && getppid() != p->parent) child_fail(p, STEP_PARENT_DEATH, ESRCH);
 
+    /* Non-root: the user namespace's ids first; every later step acts as
+     * them (userns.c says why the child writes its own maps). */
+    if (p->userns) {
+        int r = wr_userns_enter(p->userns);
+        if (r < 0) child_fail(p, STEP_USERNS, -r);
+    }
+
     if (contained) {
-        CHECK(p, STEP_NETNS, setns(p->netns_fd, CLONE_NEWNET) == 0);
+        /* Without root no namespace is kept for the tenant: the run's own. */
+        if (p->userns) {
+            int r = wr_userns_loopback_up();
+            if (r < 0) child_fail(p, STEP_NETNS, -r);
+        } else
+            CHECK(p, STEP_NETNS, setns(p->netns_fd, CLONE_NEWNET) == 0);
         int part = 0, r = wr_rootfs_enter(p->rootfs, &part);
         if (r < 0) child_fail_at(p, STEP_ROOTFS, -r, part);
         CHECK(p, STEP_HOSTNAME, sethostname(p->hostname, strlen(p->hostname)) == 0);
@@ -256,12 +379,18 @@ static _Noreturn void child_main(const plan *p) {
         if (r < 0) child_fail(p, STEP_BOUNDING, -r);
     }
 
-    if (p->change_ids) {
+    if (p->change_ids || p->userns) {
         /* Groups, then gid, then uid: each later step takes the right to do
-         * the earlier ones away. */
-        CHECK(p, STEP_GROUPS, syscall(SYS_setgroups, 0, NULL) == 0);
+         * the earlier ones away. In a user namespace setgroups is denied
+         * (userns.c), and the ids are already the mapped ones. */
+        if (!p->userns) CHECK(p, STEP_GROUPS, syscall(SYS_setgroups, 0, NULL) == 0);
         CHECK(p, STEP_GID, syscall(SYS_setresgid, p->gid, p->gid, p->gid) == 0);
         CHECK(p, STEP_UID, syscall(SYS_setresuid, p->uid, p->uid, p->uid) == 0);
+        /* No change from uid 0 cleared the capabilities: drop them here. */
+        if (p->userns) {
+            int r = wr_userns_drop_caps();
+            if (r < 0) child_fail(p, STEP_USERNS_CAPS, -r);
+        }
         /* The kernel clears the death signal on a credential change. */
         CHECK(p, STEP_PARENT_DEATH_2, prctl(PR_SET_PDEATHSIG, SIGKILL) == 0);
         if (!contained && getppid() != p->parent) child_fail(p, STEP_PARENT_DEATH_2, ESRCH);
@@ -284,6 +413,7 @@ static _Noreturn void child_main(const plan *p) {
             child_fail(p, STEP_SECCOMP, EPIPE);
     }
 
+    if (contained) run_init(p);
     execve(p->path, p->argv, p->envp);
     child_fail(p, STEP_EXEC, errno);
 }
@@ -301,6 +431,8 @@ struct wr_run {
     int pidfd;
     int cgroup_fd;
     int listener; /* strong: the seccomp notification fd, or -1 */
+    bool listener_done; /* its filter has no task left: no longer watched */
+    int status_fd;      /* contained: the init's report of the command's status, or -1 */
     refusal_count refused[64];
     size_t nrefused;
     double last_refusal;
@@ -570,12 +702,49 @@ static pid_t clone_into(int cgroup_fd, uint64_t namespaces, int *ret_pidfd) {
     return (pid_t)syscall(SYS_clone3, &args, sizeof args);
 }
 
+/* basic: clone3 with vfork's contract (CLONE_VM | CLONE_VFORK): the child
+ * borrows the parent's memory and stack until it execs or exits, while the
+ * calling thread waits. Copying the parent's address space is what fork costs
+ * most in a process with many libraries mapped (the CLI, the daemon): about
+ * four times an empty process's fork here. Safe for the child because it
+ * allocates nothing, takes no lock and writes only its own new frames (and
+ * errno, of the waiting thread) before execve. Like glibc's vfork, the stub
+ * keeps its return address in a register across the system call, so the
+ * child's calls cannot overwrite what the parent returns through; it must be
+ * called from the function that then calls child_main (wr_run_start). Not
+ * under AddressSanitizer, whose shadow of the shared stack the child would
+ * leave poisoned. Contained runs cannot use it: their child stays as init. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WR_NO_VFORK_CLONE 1
+#endif
+#endif
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(WR_NO_VFORK_CLONE)
+#define WR_VFORK_CLONE 1
+long wr_clone3_vfork(struct clone_args *args, size_t size) __attribute__((returns_twice));
+__asm__(".text\n"
+        ".globl wr_clone3_vfork\n"
+        ".hidden wr_clone3_vfork\n"
+        ".type wr_clone3_vfork, @function\n"
+        "wr_clone3_vfork:\n"
+        "    popq %rdx\n" /* the return address: rdx survives syscall, clone3 ignores it */
+        "    movl $435, %eax\n" /* SYS_clone3 */
+        "    syscall\n"
+        "    pushq %rdx\n"
+        "    ret\n"
+        ".size wr_clone3_vfork, .-wr_clone3_vfork\n");
+_Static_assert(SYS_clone3 == 435, "clone3's number on x86-64");
+
+/* The child goes on in this frame into child_main and never returns here;
+ * the parent returns once the child has exec'ed or exited. -errno on failure. */
+static __attribute__((noinline)) long clone_vfork(const plan *pl, struct clone_args *args) {
+    long v = wr_clone3_vfork(args, sizeof *args);
+    if (v == 0) child_main(pl);
+    return v;
+}
+#endif
+
 int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
-    if (spec->level != WR_LEVEL_BASIC && !w->cfg.root_mode)
-        return wr_fail(e, WR_ERR_INVALID, ENOTSUP,
-                       "level '%s' needs root in this version of warren (user namespaces for "
-                       "non-root mode are not done yet); use --level basic",
-                       wr_level_name(spec->level));
     if (!!spec->shell == !!(spec->argv && spec->argv[0]))
         return wr_invalid(e, "a run needs either a command or --shell, not both");
     if (spec->service && wr_check_service_id(spec->service, e) < 0) return -EINVAL;
@@ -583,9 +752,15 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
     wr_tenant t;
     int r = wr_tenant_get(w, spec->tenant, &t, e);
     if (r < 0) return r;
+    /* A tenant over its storage quota starts nothing new (storage.h). */
+    if ((r = wr_storage_check_run(w, &t, e)) < 0) return r;
     if ((r = wr_ensure_cgroups(w, e)) < 0) return r;
     if ((r = wr_cgroup_reap_runs(w->cgroups, t.linux_username, wr_run_orphaned, NULL, e)) < 0)
         return r;
+    /* The tenant's quota: its cgroup limits (written when its group is made
+     * and on every change, so usually nothing to do here) and RLIMIT_NOFILE. */
+    wr_quota quota;
+    if ((r = wr_quota_run_prepare(w, &t, &quota, e)) < 0) return r;
 
     _cleanup_close_ int homefd =
         wr_home_open(w->basefd, t.linux_username, w->cfg.root_mode ? t.uid : getuid(), e);
@@ -594,31 +769,43 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
     _cleanup_close_ int cwd = open_cwd(w, spec, &t, homefd, &cwd_path, e);
     if (cwd < 0) return cwd;
     bool contained = spec->level >= WR_LEVEL_CONTAINER, strong = spec->level == WR_LEVEL_STRONG;
+    /* Without root a contained run gets a user namespace of its own. */
+    bool userns = contained && !w->cfg.root_mode;
+    wr_userns maps;
+    if (userns && (r = wr_userns_prepare(&maps, t.uid, t.gid, e)) < 0) return r;
 
     strv env = {0};
     _cleanup_free_ char *path = NULL;
     char **argv = NULL;
     _cleanup_close_ int devnull = -1, err_r = -1, err_w = -1, cgfd = -1;
     _cleanup_close_ int netns = -1, ruleset = -1, sync_r = -1, sync_w = -1;
+    _cleanup_close_ int status_r = -1, status_w = -1;
     wr_rootfs *root = NULL;
     const wr_seccomp *filter = NULL;
     int abi = 0;
     wr_run *run = NULL;
     if (contained) {
-        if ((r = netns = wr_netns_open(w->cfg.state_dir, t.linux_username, e)) < 0) goto out;
+        if (!userns && (r = netns = wr_net_open(w, &t, e)) < 0) goto out;
         wr_rootfs_spec rs = {.home_dir = t.home_dir,
                              .home_fd = homefd,
                              .cwd = cwd_path,
                              .username = t.linux_username,
                              .uid = t.uid,
                              .gid = t.gid,
-                             .hostname = t.linux_username};
+                             .hostname = t.linux_username,
+                             .userns = userns};
+        /* The tenant's root is built once and kept (rootfs.h, "kept roots"). */
+        char kept[sizeof w->cfg.state_dir + 8];
+        snprintf(kept, sizeof kept, "%s/rootns", w->cfg.state_dir);
+        if (!userns) rs.template_dir = kept;
         if ((r = wr_rootfs_plan(&rs, &root, e)) < 0) goto out;
     }
     if (strong) {
         int sp[2];
-        /* The filter is the same for every run: built once per handle. */
-        if (!w->seccomp && (r = wr_seccomp_build(true, &w->seccomp, e)) < 0) goto out;
+        /* The filter is the same for every run: once per handle, and
+         * compiled only once per build of warren (seccomp-cache.c). */
+        if (!w->seccomp && (r = wr_seccomp_cached(w->cfg.state_dir, true, &w->seccomp, e)) < 0)
+            goto out;
         filter = w->seccomp;
         if ((r = ruleset = wr_landlock_ruleset(&abi, e)) < 0) {
             /* A kernel without Landlock still gets every other layer. */
@@ -659,13 +846,23 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
     }
     err_r = p[0];
     err_w = p[1];
+    if (contained) {
+        /* Non-blocking: read once the init has ended, which may have been
+         * before it could write (killed by the timeout or a cancel). */
+        if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) {
+            r = wr_sys(e, errno, "cannot make the run's status pipe");
+            goto out;
+        }
+        status_r = p[0];
+        status_w = p[1];
+    }
 
     run = calloc(1, sizeof *run);
     if (!run) {
         r = wr_sys(e, ENOMEM, "run");
         goto out;
     }
-    run->pidfd = run->cgroup_fd = run->listener = -1;
+    run->pidfd = run->cgroup_fd = run->listener = run->status_fd = -1;
     run->w = w;
     snprintf(run->saas_user_id, sizeof run->saas_user_id, "%s", t.saas_user_id);
     snprintf(run->tenant, sizeof run->tenant, "%s", t.linux_username);
@@ -680,6 +877,7 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
         .level = spec->level,
         .parent = getpid(),
         .netns_fd = netns,
+        .userns = userns ? &maps : NULL,
         .rootfs = root,
         .hostname = t.linux_username,
         .landlock = ruleset,
@@ -689,12 +887,24 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
         .stdio = {stdio[0], stdio[1], stdio[2]},
         .cwd_fd = cwd,
         .err_fd = err_w,
+        .status_fd = status_w,
         .path = path,
         .argv = argv,
         .envp = env.v,
     };
     _Static_assert(ELEMENTSOF(pl.limits) == ELEMENTSOF(run_rlimits), "one slot per limit");
     clamp_limits(pl.limits);
+    /* The tenant's open-files quota replaces the default ceiling. */
+    for (size_t i = 0; i < ELEMENTSOF(run_rlimits) && wr_quota_limited(quota.nofile); i++) {
+        if (run_rlimits[i].resource != RLIMIT_NOFILE) continue;
+        struct rlimit own = {RLIM_INFINITY, RLIM_INFINITY};
+        getrlimit(RLIMIT_NOFILE, &own);
+        rlim_t n = (rlim_t)quota.nofile < own.rlim_max ? (rlim_t)quota.nofile : own.rlim_max;
+        pl.limits[i] = (struct rlimit){n, n};
+    }
+    if ((r = pl.ncgroup_v1 = wr_cgroup_attach_fds(w->cgroups, t.linux_username, pl.cgroup_v1,
+                                                  ELEMENTSOF(pl.cgroup_v1), e)) < 0)
+        goto out;
 
     /* Blocked across clone so that no handler of the parent's runs in the
      * child before child_main has reset them all. */
@@ -702,10 +912,35 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int pidfd = -1;
-    pid_t pid = clone_into(cgfd, contained ? CONTAINER_NAMESPACES : 0, &pidfd);
-    if (pid == 0) child_main(&pl);
-    int clone_errno = errno;
+    uint64_t ns = !contained ? 0
+                  : userns   ? CONTAINER_NAMESPACES | CLONE_NEWUSER | CLONE_NEWNET
+                             : CONTAINER_NAMESPACES;
+    /* With a kept root the child joins a copy of it instead (STEP_ROOTFS):
+     * copying the host's mount table first would be wasted. */
+    if (root && !wr_rootfs_needs_new_mount_ns(root)) ns &= ~(uint64_t)CLONE_NEWNS;
+    pid_t pid;
+    int clone_errno = 0;
+#ifdef WR_VFORK_CLONE
+    struct clone_args vargs = {
+        .flags = CLONE_PIDFD | CLONE_INTO_CGROUP | CLONE_VM | CLONE_VFORK,
+        .pidfd = (uint64_t)(uintptr_t)&pidfd,
+        .exit_signal = SIGCHLD,
+        .cgroup = (uint64_t)cgfd,
+    };
+    if (!contained) {
+        long v = clone_vfork(&pl, &vargs);
+        pid = v < 0 ? -1 : (pid_t)v;
+        clone_errno = v < 0 ? (int)-v : 0;
+    } else
+#endif
+    {
+        pid = clone_into(cgfd, ns, &pidfd);
+        if (pid == 0) child_main(&pl);
+        clone_errno = errno;
+    }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    for (int i = 0; i < pl.ncgroup_v1; i++)
+        close(pl.cgroup_v1[i]);
     if (pid < 0) {
         r = wr_sys(e, clone_errno, "cannot start the run (clone3)");
         wr_cgroup_run_remove(w->cgroups, run->tenant, run->id, NULL);
@@ -722,6 +957,8 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
      * Strong runs first hand over their seccomp listener. */
     close(TAKE_FD(err_w));
     if (sync_r >= 0) close(TAKE_FD(sync_r));
+    if (status_w >= 0) close(TAKE_FD(status_w));
+    run->status_fd = TAKE_FD(status_r);
     report rep;
     ssize_t n;
     for (;;) {
@@ -746,6 +983,10 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
         run = NULL;
         goto out;
     }
+    char detail[128];
+    snprintf(detail, sizeof detail, "{\"run\":\"%s\",\"pid\":%d,\"level\":\"%s\"}", run->id,
+             (int)run->pid, wr_level_name(spec->level));
+    wr_audit_note(w, "run_started", run->saas_user_id, detail);
     *ret = TAKE_PTR(run);
     r = 0;
 out:
@@ -781,6 +1022,12 @@ static void reap(wr_run *r) {
     r->reaped = true;
     r->result.wall_seconds = now() - r->started;
     r->result.peak_rss = (uint64_t)ru.ru_maxrss * 1024;
+    /* Contained: the command's own status, as the init wrote it; nothing
+     * there if the init itself was killed (timeout, cancel): then its own. */
+    int cmd_status;
+    if (r->status_fd >= 0 && read(r->status_fd, &cmd_status, sizeof cmd_status) ==
+                                 (ssize_t)sizeof cmd_status)
+        status = cmd_status;
     if (WIFEXITED(status))
         r->result.exit_code = WEXITSTATUS(status);
     else if (WIFSIGNALED(status))
@@ -803,11 +1050,20 @@ static int end_tree(wr_run *r, wr_err *e) {
 }
 
 int wr_run_notify_fd(const wr_run *r) {
-    return r->listener;
+    return r->listener_done ? -1 : r->listener;
 }
 
 int wr_run_service(wr_run *r, wr_err *e) {
-    if (r->listener < 0) return 0;
+    if (r->listener < 0 || r->listener_done) return 0;
+    /* Once no task uses the filter (the run is ending) the listener polls as
+     * hung up for good, while the pidfd may not be readable yet: a loop that
+     * kept watching it would spin. Receiving blocks, so look first. */
+    struct pollfd pl = {.fd = r->listener, .events = POLLIN};
+    if (poll(&pl, 1, 0) <= 0) return 0;
+    if (!(pl.revents & POLLIN)) {
+        r->listener_done = true;
+        return 0;
+    }
     wr_seccomp_refusal x;
     int q = wr_seccomp_handle(r->listener, &x, e);
     if (q == -ENOENT) return 0; /* the task died meanwhile */
@@ -852,10 +1108,10 @@ int wr_run_expire(wr_run *r, wr_err *e) {
 int wr_run_wait(wr_run *r, wr_run_result *ret, wr_err *e) {
     while (!r->reaped) {
         struct pollfd pfd[2] = {{.fd = r->pidfd, .events = POLLIN},
-                                {.fd = r->listener, .events = POLLIN}};
+                                {.fd = wr_run_notify_fd(r), .events = POLLIN}};
         int n = poll(pfd, 2, wr_run_deadline_ms(r));
         if (n < 0 && errno != EINTR) return wr_sys(e, errno, "waiting for the run");
-        if (n > 0 && pfd[1].revents & POLLIN) {
+        if (n > 0 && pfd[1].revents) {
             int q = wr_run_service(r, e);
             if (q < 0) return q;
         }
@@ -868,6 +1124,13 @@ int wr_run_wait(wr_run *r, wr_run_result *ret, wr_err *e) {
     }
     int q = end_tree(r, e);
     record_refusals(r);
+    char detail[192];
+    snprintf(detail, sizeof detail,
+             "{\"run\":\"%s\",\"exit_code\":%d,\"signal\":%d,\"timed_out\":%s,"
+             "\"wall_seconds\":%.3f}",
+             r->id, r->result.exit_code, r->result.signal, r->result.timed_out ? "true" : "false",
+             r->result.wall_seconds);
+    wr_audit_note(r->w, "run_ended", r->saas_user_id, detail);
     if (q < 0) return q;
     *ret = r->result;
     return 0;
@@ -898,5 +1161,6 @@ void wr_run_free(wr_run *r) {
     record_refusals(r);
     if (r->pidfd >= 0) close(r->pidfd);
     if (r->listener >= 0) close(r->listener);
+    if (r->status_fd >= 0) close(r->status_fd);
     free(r);
 }

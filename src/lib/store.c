@@ -49,6 +49,60 @@ static const char *const migrations[] = {
     "  last_at REAL NOT NULL,"
     "  PRIMARY KEY (saas_user_id, syscall)"
     ") WITHOUT ROWID;",
+    /* audit log (audit.c), API tokens stored hashed (token.c), and the runs
+     * the daemon supervises, so a restart can report those that died with it. */
+    "CREATE TABLE audit_log ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  at REAL NOT NULL,"
+    "  type TEXT NOT NULL,"
+    "  tenant TEXT NOT NULL DEFAULT '',"
+    "  detail TEXT NOT NULL DEFAULT '{}'"
+    ");"
+    "CREATE INDEX audit_log_tenant ON audit_log(tenant, at);"
+    "CREATE INDEX audit_log_at ON audit_log(at);"
+    "CREATE TABLE api_tokens ("
+    "  hash TEXT PRIMARY KEY NOT NULL,"
+    "  id TEXT NOT NULL UNIQUE,"
+    "  tenant TEXT NOT NULL,"
+    "  created_at REAL NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX api_tokens_tenant ON api_tokens(tenant);"
+    "CREATE TABLE daemon_runs ("
+    "  id TEXT PRIMARY KEY NOT NULL,"
+    "  tenant TEXT NOT NULL,"
+    "  detail TEXT NOT NULL DEFAULT '{}',"
+    "  state TEXT NOT NULL,"
+    "  started_at REAL NOT NULL,"
+    "  ended_at REAL NOT NULL DEFAULT 0,"
+    "  daemon_pid INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX daemon_runs_state ON daemon_runs(state);",
+    /* network mode (net.c): `none` or `nat`; a nat tenant's /30 (its first
+     * address, host order) is unique; rates in bits/s, 0 = unlimited. */
+    "CREATE TABLE tenant_net ("
+    "  saas_user_id TEXT PRIMARY KEY NOT NULL,"
+    "  mode TEXT NOT NULL DEFAULT 'none',"
+    "  subnet INTEGER UNIQUE,"
+    "  egress_bps INTEGER NOT NULL DEFAULT 0,"
+    "  ingress_bps INTEGER NOT NULL DEFAULT 0"
+    ") WITHOUT ROWID;",
+    /* tenant quotas (quota.c): one row per tenant, and the host-wide
+     * defaults under the key ''; -1 = unset (the default applies), the
+     * largest int64 = unlimited. A tenant's row goes with the tenant. */
+    "CREATE TABLE tenant_quotas ("
+    "  saas_user_id TEXT PRIMARY KEY NOT NULL,"
+    "  memory INTEGER NOT NULL DEFAULT -1,"
+    "  cpu_milli INTEGER NOT NULL DEFAULT -1,"
+    "  cpu_weight INTEGER NOT NULL DEFAULT -1,"
+    "  pids INTEGER NOT NULL DEFAULT -1,"
+    "  nofile INTEGER NOT NULL DEFAULT -1,"
+    "  storage INTEGER NOT NULL DEFAULT -1,"
+    "  inodes INTEGER NOT NULL DEFAULT -1,"
+    "  net_egress INTEGER NOT NULL DEFAULT -1,"
+    "  net_ingress INTEGER NOT NULL DEFAULT -1"
+    ") WITHOUT ROWID;"
+    "CREATE TRIGGER tenant_quotas_drop AFTER DELETE ON tenants BEGIN"
+    "  DELETE FROM tenant_quotas WHERE saas_user_id = OLD.saas_user_id; END;",
 };
 
 enum stmt_id {
@@ -70,6 +124,17 @@ enum stmt_id {
     ST_REFUSAL_ADD,
     ST_REFUSALS,
     ST_REFUSALS_DROP,
+    ST_AUDIT_ADD,
+    ST_AUDIT_QUERY,
+    ST_TOKEN_ADD,
+    ST_TOKEN_FIND,
+    ST_TOKEN_DROP,
+    ST_TOKEN_DROP_ALL,
+    ST_RUN_ADD,
+    ST_RUN_END,
+    ST_NET_GET,
+    ST_NET_PUT,
+    ST_NET_DROP,
     ST_MAX,
 };
 
@@ -101,6 +166,29 @@ static const char *const stmt_sql[ST_MAX] = {
     [ST_REFUSALS] = "SELECT syscall, count, first_at, last_at FROM refused_syscalls "
                     "WHERE saas_user_id = ?1 ORDER BY count DESC, syscall",
     [ST_REFUSALS_DROP] = "DELETE FROM refused_syscalls WHERE saas_user_id = ?1",
+    [ST_AUDIT_ADD] = "INSERT INTO audit_log (at, type, tenant, detail) VALUES (?1, ?2, ?3, ?4)",
+    /* Refused system calls are summed per tenant and call; they join the log
+     * as one event each, on the first page only (they have no row id). */
+    [ST_AUDIT_QUERY] =
+        "SELECT id, at, type, tenant, detail FROM ("
+        " SELECT id, at, type, tenant, detail FROM audit_log"
+        " UNION ALL SELECT 0, last_at, 'syscall_refused', saas_user_id,"
+        "  json_object('syscall', syscall, 'count', count, 'first_at', first_at)"
+        "  FROM refused_syscalls)"
+        " WHERE (?1 IS NULL OR tenant = ?1) AND (?2 IS NULL OR type = ?2) AND at >= ?3"
+        " AND (id > ?4 OR (id = 0 AND ?4 = 0)) ORDER BY at, id LIMIT ?5",
+    [ST_TOKEN_ADD] = "INSERT INTO api_tokens (hash, id, tenant, created_at) VALUES (?1, ?2, ?3, ?4)",
+    [ST_TOKEN_FIND] = "SELECT hash, tenant FROM api_tokens WHERE hash = ?1",
+    [ST_TOKEN_DROP] = "DELETE FROM api_tokens WHERE tenant = ?1 AND id = ?2",
+    [ST_TOKEN_DROP_ALL] = "DELETE FROM api_tokens WHERE tenant = ?1",
+    [ST_RUN_ADD] = "INSERT OR REPLACE INTO daemon_runs (id, tenant, detail, state, started_at,"
+                   " daemon_pid) VALUES (?1, ?2, ?3, 'running', ?4, ?5)",
+    [ST_RUN_END] = "UPDATE daemon_runs SET state = ?2, ended_at = ?3, detail = ?4 WHERE id = ?1",
+    [ST_NET_GET] = "SELECT saas_user_id, mode, subnet, egress_bps, ingress_bps FROM tenant_net "
+                   "WHERE saas_user_id = ?1",
+    [ST_NET_PUT] = "INSERT OR REPLACE INTO tenant_net (saas_user_id, mode, subnet, egress_bps, "
+                   "ingress_bps) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_NET_DROP] = "DELETE FROM tenant_net WHERE saas_user_id = ?1",
 };
 
 struct wr_store {
@@ -142,7 +230,20 @@ static int exec(wr_store *s, const char *sql, wr_err *e) {
     return r;
 }
 
+static int schema_version(wr_store *s) {
+    sqlite3_stmt *st = NULL;
+    int version = -1;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return version;
+}
+
 static int migrate(wr_store *s, wr_err *e) {
+    /* Up to date (every open but the first after an upgrade): no write
+     * transaction, which would wait for any other warren writing. */
+    if (schema_version(s) == (int)ELEMENTSOF(migrations)) return 0;
     int r = wr_store_begin(s, e);
     if (r < 0) return r;
     sqlite3_stmt *st = NULL;
@@ -211,6 +312,13 @@ int wr_store_open(const char *state_dir, wr_store **ret, wr_err *e) {
         return r;
     }
     sqlite3_busy_timeout(s->db, 15000);
+    /* Most connections are one short CLI call: keep the WAL file between them
+     * (re-creating it syncs its header and the directory every time) and
+     * leave checkpoints to SQLite's automatic ones rather than one, with its
+     * fsyncs, at every close. Durability is the same (WAL, synchronous=NORMAL). */
+    int on = 1;
+    sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &on);
+    sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     if ((r = exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;", e)) < 0 ||
         (r = migrate(s, e)) < 0) {
         wr_store_close(s);
@@ -397,6 +505,14 @@ int wr_store_remove(wr_store *s, const char *saas_user_id, bool clean, wr_err *e
     }
     sqlite3_bind_text(rd, 1, saas_user_id, -1, SQLITE_STATIC);
     if ((r = step_done(s, rd, e, "drop refusals")) < 0) goto fail;
+    /* A later tenant of the same id must not inherit this one's API tokens. */
+    sqlite3_stmt *rk = stmt(s, ST_TOKEN_DROP_ALL, e);
+    if (!rk) {
+        r = -EIO;
+        goto fail;
+    }
+    sqlite3_bind_text(rk, 1, saas_user_id, -1, SQLITE_STATIC);
+    if ((r = step_done(s, rk, e, "drop tokens")) < 0) goto fail;
     return wr_store_commit(s, e);
 fail:
     wr_store_rollback(s);
@@ -524,6 +640,234 @@ int wr_store_foreach_refusal(wr_store *s, const char *saas_user_id,
         if ((r = fn(&x, userdata)) != 0) break;
     }
     if (r == 0 && rc != SQLITE_DONE) r = db_fail(s, e, "list refusals");
+    sqlite3_finalize(st);
+    return r;
+}
+
+/* --- audit log, API tokens, daemon runs -------------------------------------- */
+
+int wr_store_add_audit(wr_store *s, double at, const char *type, const char *tenant,
+                       const char *detail, uint64_t *ret_id, wr_err *e) {
+    sqlite3_stmt *st = stmt(s, ST_AUDIT_ADD, e);
+    if (!st) return -EIO;
+    sqlite3_bind_double(st, 1, at);
+    sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, tenant ? tenant : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, detail ? detail : "{}", -1, SQLITE_STATIC);
+    int r = step_done(s, st, e, "record audit event");
+    if (r < 0) return r;
+    if (ret_id) *ret_id = (uint64_t)sqlite3_last_insert_rowid(s->db);
+    return 0;
+}
+
+int wr_store_foreach_audit(wr_store *s, const char *tenant, const char *type, double since,
+                           uint64_t after_id, uint64_t limit,
+                           int (*fn)(uint64_t id, double at, const char *type, const char *tenant,
+                                     const char *detail, void *userdata),
+                           void *userdata, wr_err *e) {
+    /* A statement of its own: fn may record events while the query runs. */
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, stmt_sql[ST_AUDIT_QUERY], -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, e, "prepare");
+    if (tenant) sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    if (type) sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 3, since);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)after_id);
+    sqlite3_bind_int64(st, 5, limit ? (sqlite3_int64)limit : -1);
+    int rc, r = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *ty = sqlite3_column_text(st, 2), *tn = sqlite3_column_text(st, 3),
+                            *de = sqlite3_column_text(st, 4);
+        r = fn((uint64_t)sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1),
+               ty ? (const char *)ty : "", tn ? (const char *)tn : "",
+               de ? (const char *)de : "{}", userdata);
+        if (r != 0) break;
+    }
+    if (r == 0 && rc != SQLITE_DONE) r = db_fail(s, e, "query audit log");
+    sqlite3_finalize(st);
+    return r;
+}
+
+int wr_store_add_token(wr_store *s, const char *hash, const char *id, const char *tenant,
+                       double at, wr_err *e) {
+    sqlite3_stmt *st = stmt(s, ST_TOKEN_ADD, e);
+    if (!st) return -EIO;
+    sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 4, at);
+    return step_done(s, st, e, "store token");
+}
+
+int wr_store_find_token(wr_store *s, const char *hash, char *ret_hash, size_t hash_n,
+                        char *ret_tenant, size_t tenant_n, wr_err *e) {
+    sqlite3_stmt *st = stmt(s, ST_TOKEN_FIND, e);
+    if (!st) return -EIO;
+    sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        copy_text(ret_hash, hash_n, st, 0);
+        copy_text(ret_tenant, tenant_n, st, 1);
+        sqlite3_reset(st);
+        return 0;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? -ENOENT : db_fail(s, e, "find token");
+}
+
+int wr_store_drop_tokens(wr_store *s, const char *tenant, const char *id, uint64_t *ret_n,
+                         wr_err *e) {
+    sqlite3_stmt *st = stmt(s, id ? ST_TOKEN_DROP : ST_TOKEN_DROP_ALL, e);
+    if (!st) return -EIO;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    if (id) sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    int r = step_done(s, st, e, "revoke tokens");
+    if (r < 0) return r;
+    if (ret_n) *ret_n = (uint64_t)sqlite3_changes(s->db);
+    return 0;
+}
+
+int wr_store_add_run(wr_store *s, const char *id, const char *tenant, const char *detail,
+                     double started_at, long daemon_pid, wr_err *e) {
+    sqlite3_stmt *st = stmt(s, ST_RUN_ADD, e);
+    if (!st) return -EIO;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, detail, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 4, started_at);
+    sqlite3_bind_int64(st, 5, daemon_pid);
+    return step_done(s, st, e, "record run");
+}
+
+int wr_store_end_run(wr_store *s, const char *id, const char *state, double ended_at,
+                     const char *detail, wr_err *e) {
+    sqlite3_stmt *st = stmt(s, ST_RUN_END, e);
+    if (!st) return -EIO;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 3, ended_at);
+    sqlite3_bind_text(st, 4, detail, -1, SQLITE_STATIC);
+    return step_done(s, st, e, "record run end");
+}
+
+int wr_store_foreach_run(wr_store *s, const char *tenant, const char *state,
+                         int (*fn)(const char *id, const char *tenant, const char *detail,
+                                   const char *state, double started_at, double ended_at,
+                                   long daemon_pid, void *userdata),
+                         void *userdata, wr_err *e) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT id, tenant, detail, state, started_at, ended_at, daemon_pid "
+                           "FROM daemon_runs WHERE (?1 IS NULL OR tenant = ?1) AND "
+                           "(?2 IS NULL OR state = ?2) ORDER BY started_at",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, e, "prepare");
+    if (tenant) sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    if (state) sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+    int rc, r = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        r = fn((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+               (const char *)sqlite3_column_text(st, 2), (const char *)sqlite3_column_text(st, 3),
+               sqlite3_column_double(st, 4), sqlite3_column_double(st, 5),
+               (long)sqlite3_column_int64(st, 6), userdata);
+        if (r != 0) break;
+    }
+    if (r == 0 && rc != SQLITE_DONE) r = db_fail(s, e, "list runs");
+    sqlite3_finalize(st);
+    return r;
+}
+
+/* --- network settings (net.c) ------------------------------------------------- */
+
+static void row_to_net(sqlite3_stmt *st, wr_net_row *n) {
+    memset(n, 0, sizeof *n);
+    copy_text(n->saas_user_id, sizeof n->saas_user_id, st, 0);
+    copy_text(n->mode, sizeof n->mode, st, 1);
+    n->subnet = sqlite3_column_type(st, 2) == SQLITE_NULL ? 0 : (uint32_t)sqlite3_column_int64(st, 2);
+    n->egress_bps = (uint64_t)sqlite3_column_int64(st, 3);
+    n->ingress_bps = (uint64_t)sqlite3_column_int64(st, 4);
+}
+
+int wr_store_net_get(wr_store *s, const char *saas_user_id, wr_net_row *ret, wr_err *e) {
+    sqlite3_stmt *st = stmt(s, ST_NET_GET, e);
+    if (!st) return -EIO;
+    sqlite3_bind_text(st, 1, saas_user_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) row_to_net(st, ret);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW) return 0;
+    return rc == SQLITE_DONE ? -ENOENT : db_fail(s, e, "read network settings");
+}
+
+int wr_store_net_put(wr_store *s, const wr_net_row *n, wr_err *e) {
+    sqlite3_stmt *st = stmt(s, ST_NET_PUT, e);
+    if (!st) return -EIO;
+    sqlite3_bind_text(st, 1, n->saas_user_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, n->mode, -1, SQLITE_STATIC);
+    if (n->subnet) sqlite3_bind_int64(st, 3, n->subnet);
+    else sqlite3_bind_null(st, 3);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)n->egress_bps);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)n->ingress_bps);
+    return step_done(s, st, e, "write network settings");
+}
+
+int wr_store_net_drop(wr_store *s, const char *saas_user_id, wr_err *e) {
+    sqlite3_stmt *st = stmt(s, ST_NET_DROP, e);
+    if (!st) return -EIO;
+    sqlite3_bind_text(st, 1, saas_user_id, -1, SQLITE_STATIC);
+    return step_done(s, st, e, "drop network settings");
+}
+
+int wr_store_net_foreach(wr_store *s, int (*fn)(const wr_net_row *n, void *userdata),
+                         void *userdata, wr_err *e) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT saas_user_id, mode, subnet, egress_bps, ingress_bps "
+                           "FROM tenant_net ORDER BY saas_user_id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, e, "prepare");
+    int rc, r = 0;
+    wr_net_row n;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        row_to_net(st, &n);
+        if ((r = fn(&n, userdata)) != 0) break;
+    }
+    if (r == 0 && rc != SQLITE_DONE) r = db_fail(s, e, "list network settings");
+    sqlite3_finalize(st);
+    return r;
+}
+
+/* --- tenant quotas (quota.c) ---------------------------------------------------- */
+
+#define QUOTA_COLS "memory, cpu_milli, cpu_weight, pids, nofile, storage, inodes, net_egress, " \
+                   "net_ingress"
+
+int wr_store_get_quota(wr_store *s, const char *key, int64_t v[WR_STORE_QUOTA_FIELDS], wr_err *e) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT " QUOTA_COLS " FROM tenant_quotas WHERE saas_user_id = ?1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, e, "prepare");
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st), r = 0;
+    for (int i = 0; i < WR_STORE_QUOTA_FIELDS; i++)
+        v[i] = rc == SQLITE_ROW ? sqlite3_column_int64(st, i) : -1;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) r = db_fail(s, e, "read quota");
+    sqlite3_finalize(st);
+    return r;
+}
+
+int wr_store_put_quota(wr_store *s, const char *key, const int64_t v[WR_STORE_QUOTA_FIELDS],
+                       wr_err *e) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT OR REPLACE INTO tenant_quotas (saas_user_id, " QUOTA_COLS
+                           ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, e, "prepare");
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    for (int i = 0; i < WR_STORE_QUOTA_FIELDS; i++)
+        sqlite3_bind_int64(st, i + 2, v[i]);
+    int r = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(s, e, "write quota");
     sqlite3_finalize(st);
     return r;
 }

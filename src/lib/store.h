@@ -68,3 +68,58 @@ int wr_store_add_refusal(wr_store *s, const char *saas_user_id, const char *sysc
 int wr_store_foreach_refusal(wr_store *s, const char *saas_user_id,
                              int (*fn)(const wr_refusal *r, void *userdata), void *userdata,
                              wr_err *e);
+
+/* The audit log (audit.c): `tenant` "" or NULL for a host-wide event. */
+int wr_store_add_audit(wr_store *s, double at, const char *type, const char *tenant,
+                       const char *detail, uint64_t *ret_id, wr_err *e);
+/* Oldest first; NULL tenant/type match all; limit 0 is none. Refused system
+ * calls come as `syscall_refused` events with id 0 when after_id is 0. */
+int wr_store_foreach_audit(wr_store *s, const char *tenant, const char *type, double since,
+                           uint64_t after_id, uint64_t limit,
+                           int (*fn)(uint64_t id, double at, const char *type, const char *tenant,
+                                     const char *detail, void *userdata),
+                           void *userdata, wr_err *e);
+
+/* API tokens (token.c), by the hex SHA-256 of the token; -ENOENT if unknown. */
+int wr_store_add_token(wr_store *s, const char *hash, const char *id, const char *tenant,
+                       double at, wr_err *e);
+int wr_store_find_token(wr_store *s, const char *hash, char *ret_hash, size_t hash_n,
+                        char *ret_tenant, size_t tenant_n, wr_err *e);
+/* id NULL: every token of the tenant. *ret_n: how many were removed. */
+int wr_store_drop_tokens(wr_store *s, const char *tenant, const char *id, uint64_t *ret_n,
+                         wr_err *e);
+
+/* Runs the daemon supervises: state `running` until it records the end. */
+int wr_store_add_run(wr_store *s, const char *id, const char *tenant, const char *detail,
+                     double started_at, long daemon_pid, wr_err *e);
+int wr_store_end_run(wr_store *s, const char *id, const char *state, double ended_at,
+                     const char *detail, wr_err *e);
+int wr_store_foreach_run(wr_store *s, const char *tenant, const char *state,
+                         int (*fn)(const char *id, const char *tenant, const char *detail,
+                                   const char *state, double started_at, double ended_at,
+                                   long daemon_pid, void *userdata),
+                         void *userdata, wr_err *e);
+
+/* A tenant's network settings (net.c). A tenant without a row is in mode
+ * `none` with no rate limits. subnet: first address of its nat /30, host
+ * order, 0 when it has none. Rates in bits/s, 0 = unlimited. */
+typedef struct wr_net_row {
+    char saas_user_id[WR_TENANT_ID_MAX + 1];
+    char mode[8];
+    uint32_t subnet;
+    uint64_t egress_bps, ingress_bps;
+} wr_net_row;
+/* -ENOENT (no error set) when the tenant has no row. */
+int wr_store_net_get(wr_store *s, const char *saas_user_id, wr_net_row *ret, wr_err *e);
+int wr_store_net_put(wr_store *s, const wr_net_row *n, wr_err *e); /* insert or replace */
+int wr_store_net_drop(wr_store *s, const char *saas_user_id, wr_err *e);
+/* Every row; stops at fn's first non-zero return and returns it. */
+int wr_store_net_foreach(wr_store *s, int (*fn)(const wr_net_row *n, void *userdata),
+                         void *userdata, wr_err *e);
+
+/* Quotas (quota.c): the nine fields of a wr_quota in its order, for a tenant
+ * or, under the key "", the host-wide defaults; all -1 when there is no row. */
+#define WR_STORE_QUOTA_FIELDS 9
+int wr_store_get_quota(wr_store *s, const char *key, int64_t v[WR_STORE_QUOTA_FIELDS], wr_err *e);
+int wr_store_put_quota(wr_store *s, const char *key, const int64_t v[WR_STORE_QUOTA_FIELDS],
+                       wr_err *e);

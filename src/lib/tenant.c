@@ -5,8 +5,9 @@
  *   2. group, gshadow, passwd and shadow lines (root mode)
  *   3. the home with sandboxes/ and .cache/
  *   4. the row becomes `active`
- * Order of a delete: row `deleting`, processes ended, home removed, account
- * removed, row removed and its UID retired.
+ * Order of a delete: row `deleting`, then the sequence of finish_delete
+ * (runs, processes, network, tokens, IPC, keyrings, scratch files, home,
+ * account), row removed and its UID retired.
  *
  * Mutations run under an exclusive flock on <state_dir>/lock, shared by every
  * warren process on the host (CLI and daemon), so a row found `creating` or
@@ -28,12 +29,17 @@
 #include <sys/stat.h>
 
 #include "accounts.h"
+#include "audit.h"
 #include "du.h"
 #include "fs.h"
 #include "home.h"
+#include "net.h"
 #include "netns.h"
+#include "offboard.h"
 #include "proc.h"
+#include "rootfs.h"
 #include "seccomp.h"
+#include "storage.h"
 #include "store.h"
 #include "uidset.h"
 #include "util.h"
@@ -121,9 +127,7 @@ static bool home_is_ours(warren *w, const wr_tenant *t) {
 
 static int undo_create(warren *w, const wr_tenant *t, bool made_home, wr_err *e) {
     int r = 0, q;
-    if (made_home && home_is_ours(w, t) &&
-        (q = wr_home_remove(w->basefd, t->linux_username, e)) < 0)
-        r = q;
+    if (made_home && home_is_ours(w, t) && (q = wr_storage_home_remove(w, t, e)) < 0) r = q;
     if ((q = wr_account_remove(w, t, e)) < 0) r = r ? r : q;
     if (r < 0) return r;
     /* The UID was never used by anyone: it goes back to the allocator rather
@@ -137,20 +141,53 @@ static int undo_create(warren *w, const wr_tenant *t, bool made_home, wr_err *e)
     return r;
 }
 
+/* The delete sequence. Each step is idempotent, and the row stays `deleting`
+ * until the last one: a crash anywhere leaves the row for the next start,
+ * which runs the whole list again (repair_one). The order matters:
+ *
+ *   1. runs      every process in the tenant's cgroups, then the cgroups
+ *                (a run's tree, whatever UID its processes took)
+ *   2. processes anything else the UID still runs (escaped, or started
+ *                outside warren); before 5-7, so nothing makes new objects
+ *                behind the sweeps
+ *   3. network   the tenant's network and its kept namespace
+ *   4. tokens    the tenant's API tokens
+ *   5. IPC       SysV message queues, semaphores, shared memory
+ *   6. keyrings  the UID's user, user-session and persistent keyrings
+ *   7. scratch   the UID's files in /tmp, /var/tmp, /dev/shm, /run/lock,
+ *                /dev/mqueue
+ *   8. home      (a btrfs subvolume and its snapshots, or a tree) unless kept
+ *   9. account   the four account lines
+ *  10. row       the registry row goes; the UID is retired, marked clean
+ *                only if steps 5-8 left nothing of it (docs/ACCOUNTS.md)
+ *
+ * Steps 2 and 5-7 need the UID to be the tenant's alone: root mode only. */
 static int finish_delete(warren *w, const wr_tenant *t, wr_err *e) {
     int r;
-    /* Its runs first (their cgroups hold every process, whatever its uid
-     * became), then anything else the uid still owns. */
+    bool clean = !t->keep_home;
+    bool root = w->cfg.root_mode;
+    /* 1. runs */
     if (wr_ensure_cgroups(w, NULL) >= 0 &&
         (r = wr_cgroup_tenant_destroy(w->cgroups, t->linux_username, e)) < 0)
         return r;
-    if (w->cfg.root_mode && (r = wr_kill_uid(t->uid, e)) < 0) return r;
-    if (w->cfg.root_mode && (r = wr_netns_remove(w->cfg.state_dir, t->linux_username, e)) < 0)
-        return r;
-    if (!t->keep_home && (r = wr_home_remove(w->basefd, t->linux_username, e)) < 0) return r;
+    /* 2. processes */
+    if (root && (r = wr_kill_uid(t->uid, e)) < 0) return r;
+    /* 3. network */
+    if (root && (r = wr_net_tenant_remove(w, t, e)) < 0) return r;
+    if (root && (r = wr_netns_remove(w->cfg.state_dir, t->linux_username, e)) < 0) return r;
+    /*    and the kept root its runs shared (rootfs.h) */
+    char kept[sizeof w->cfg.state_dir + 8];
+    snprintf(kept, sizeof kept, "%s/rootns", w->cfg.state_dir);
+    if (root && (r = wr_rootfs_template_remove(kept, t->linux_username, e)) < 0) return r;
+    /* 4. tokens (slot) */
+    /* 5-7. IPC, keyrings, scratch files */
+    if (root && (r = wr_offboard_tenant(w, t, &clean, e)) < 0) return r;
+    /* 8. home */
+    if (!t->keep_home && (r = wr_storage_home_remove(w, t, e)) < 0) return r;
+    /* 9. account */
     if ((r = wr_account_remove(w, t, e)) < 0) return r;
-    /* With the home kept, files of this UID remain: never hand it out again. */
-    return wr_store_remove(w->store, t->saas_user_id, !t->keep_home, e);
+    /* 10. row: with anything of the UID left, never hand it out again. */
+    return wr_store_remove(w->store, t->saas_user_id, clean, e);
 }
 
 /* Must hold the lock. Finishes whatever a dead process left of this row. */
@@ -315,6 +352,17 @@ fail:
     return r;
 }
 
+/* The tenant exists (or is gone) whatever the audit write does. */
+static void audit_tenant(warren *w, const char *type, const wr_tenant *t) {
+    const char *kept = !streq(type, "tenant_deleted") ? ""
+                       : t->keep_home                     ? ",\"home_kept\":true"
+                                                          : ",\"home_kept\":false";
+    char detail[256];
+    snprintf(detail, sizeof detail, "{\"linux_username\":\"%s\",\"uid\":%u%s}",
+             t->linux_username, (unsigned)t->uid, kept);
+    wr_audit_note(w, type, t->saas_user_id, detail);
+}
+
 /* Must hold the lock. */
 static int create_locked(warren *w, const char *id, wr_tenant *ret, bool *ret_created, wr_err *e) {
     wr_tenant t;
@@ -335,12 +383,13 @@ static int create_locked(warren *w, const char *id, wr_tenant *ret, bool *ret_cr
     if ((r = wr_account_add(w, &t, e)) < 0) goto undo;
     uid_t owner = w->cfg.root_mode ? t.uid : getuid();
     gid_t group = w->cfg.root_mode ? t.gid : getgid();
-    if ((r = wr_home_create(w->basefd, t.linux_username, owner, group, e)) < 0) goto undo;
+    if ((r = wr_storage_home_create(w, &t, owner, group, e)) < 0) goto undo;
     made_home = true;
     if ((r = wr_store_set_state(w->store, id, WR_TENANT_ACTIVE, false, e)) < 0) goto undo;
     t.state = WR_TENANT_ACTIVE;
     *ret = t;
     if (ret_created) *ret_created = true;
+    audit_tenant(w, "tenant_created", &t);
     return 0;
 undo:
     undo_create(w, &t, made_home, NULL);
@@ -490,6 +539,7 @@ int wr_tenant_delete(warren *w, const char *id, bool keep_home, wr_err *e) {
     if ((r = wr_store_set_state(w->store, id, WR_TENANT_DELETING, t.keep_home, e)) < 0) goto out;
     t.state = WR_TENANT_DELETING;
     r = finish_delete(w, &t, e);
+    if (r >= 0) audit_tenant(w, "tenant_deleted", &t);
 out:
     wr_unlock_mutations(w);
     return r;

@@ -36,8 +36,9 @@ for level in container strong; do
   for ns in mnt pid ipc uts cgroup net; do
     ok "$level: own $ns namespace" test "$(q "d['namespaces']['$ns']")" != "$(host_ns $ns)"
   done
-  is "$level: pid 1 of its namespace" "$(q 'd["pid"]')" 1
-  is "$level: sees only its own processes" "$(q 'd["pids"]["count"]')" 1
+  # pid 1 is warren's init (spawn.c, run_init), the command its only child.
+  is "$level: pid 2 of its namespace, under warren's init" "$(q 'd["pid"]')" 2
+  is "$level: sees only its own processes and the init" "$(q 'd["pids"]["list"]')" "[1, 2]"
   is "$level: hostname is the account name" "$(q 'd["hostname"]')" "$name"
   is "$level: loopback only" "$(q 'd["net_interfaces"]')" "['lo']"
   is "$level: its cgroup is the root of its view" "$(q '[l for l in d["cgroup"] if l.startswith("0::")]')" "['0::/']"

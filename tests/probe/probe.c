@@ -4,7 +4,7 @@
  * says about itself in any other way.
  *
  *   warren-probe [--read PATH] [--write PATH] [--list PATH] [--stat PATH]
- *                [--kill PID[:SIG]] [--ptrace PID] [--vm-read PID]
+ *                [--flock PATH] [--mount PATH] [--kill PID[:SIG]] [--ptrace PID] [--vm-read PID]
  *                [--tiocsti FD] [--tiocsti-high FD] [--sleep SECONDS]
  *
  * The report always has the same keys. What cannot be read (a file missing
@@ -31,7 +31,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
@@ -578,6 +580,8 @@ typedef enum op {
     OP_WRITE,
     OP_LIST,
     OP_STAT,
+    OP_FLOCK, /* held until the probe exits (--sleep keeps it) */
+    OP_MOUNT,
     OP_KILL, /* from here on the argument is a number */
     OP_PTRACE,
     OP_VM_READ,
@@ -588,7 +592,7 @@ typedef enum op {
 static const char *const op_names[] = {
     [OP_READ] = "read",     [OP_WRITE] = "write",   [OP_LIST] = "list",
     [OP_STAT] = "stat",     [OP_KILL] = "kill",     [OP_PTRACE] = "ptrace",
-    [OP_VM_READ] = "vm_read", [OP_TIOCSTI] = "tiocsti", [OP_TIOCSTI_HIGH] = "tiocsti_high",
+    [OP_VM_READ] = "vm_read", [OP_FLOCK] = "flock", [OP_MOUNT] = "mount", [OP_TIOCSTI] = "tiocsti", [OP_TIOCSTI_HIGH] = "tiocsti_high",
 };
 
 typedef struct check {
@@ -700,6 +704,27 @@ static void check_stat(const char *path) {
     j_int("gid", st.st_gid);
 }
 
+/* An exclusive lock, without waiting: EWOULDBLOCK means someone who can see
+ * the same inode holds one (a channel between them). The fd stays open, so
+ * the lock lasts while the probe sleeps. */
+static void check_flock(const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) FAIL(errno);
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int saved = errno;
+        close(fd);
+        FAIL(saved);
+    }
+    j_bool("ok", true);
+}
+
+/* A small tmpfs on PATH, left mounted: whether it shows anywhere else is
+ * for the caller to look. */
+static void check_mount(const char *path) {
+    if (mount("warren-probe", path, "tmpfs", 0, "size=64k") < 0) FAIL(errno);
+    j_bool("ok", true);
+}
+
 static bool parse_pid(const char *s, int *ret_pid, int *ret_sig) {
     char *end;
     errno = 0;
@@ -783,6 +808,8 @@ static void run_check(const check *c) {
     case OP_WRITE: check_write(c->arg); break;
     case OP_LIST: check_list(c->arg); break;
     case OP_STAT: check_stat(c->arg); break;
+    case OP_FLOCK: check_flock(c->arg); break;
+    case OP_MOUNT: check_mount(c->arg); break;
     case OP_KILL: check_kill(c->arg); break;
     case OP_PTRACE: check_ptrace(c->arg); break;
     case OP_VM_READ: check_vm_read(c->arg); break;
@@ -796,6 +823,7 @@ static _Noreturn void usage(const char *why) {
     fprintf(stderr,
             "warren-probe: %s\n"
             "usage: warren-probe [--read PATH] [--write PATH] [--list PATH] [--stat PATH]\n"
+            "                    [--flock PATH] [--mount PATH]\n"
             "                    [--kill PID[:SIG]] [--ptrace PID] [--vm-read PID]\n"
             "                    [--tiocsti FD] [--tiocsti-high FD] [--sleep SECONDS]\n",
             why);
@@ -813,7 +841,8 @@ int main(int argc, char **argv) {
             op op;
         } flags[] = {
             {"--read", OP_READ},     {"--write", OP_WRITE},   {"--list", OP_LIST},
-            {"--stat", OP_STAT},     {"--kill", OP_KILL},     {"--ptrace", OP_PTRACE},
+            {"--stat", OP_STAT},     {"--flock", OP_FLOCK},   {"--mount", OP_MOUNT},
+            {"--kill", OP_KILL},     {"--ptrace", OP_PTRACE},
             {"--vm-read", OP_VM_READ}, {"--tiocsti", OP_TIOCSTI}, {"--tiocsti-high", OP_TIOCSTI_HIGH},
         };
         if (i + 1 >= argc) usage("every option needs a value");

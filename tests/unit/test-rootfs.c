@@ -42,7 +42,12 @@ typedef struct fixture {
     char tmp_home[64];  /* a second home below /tmp, removed by teardown */
     bool swap_home;     /* after planning, the home's path becomes a link to /etc */
     char moved[TL_SCRATCH_MAX + 8];
+    char kept[64]; /* kept mode: the directory of kept roots */
 } fixture;
+
+/* Every test runs twice: with the root built for each run, and with a kept
+ * root (spec.template_dir), whose copy each run joins. */
+static bool kept_mode;
 
 static int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
@@ -66,6 +71,11 @@ static int setup(void **state) {
         .hostname = "warren-test",
         .tmp_bytes = 16 << 20,
     };
+    if (kept_mode) {
+        snprintf(f->kept, sizeof f->kept, "/var/tmp/warren-test-rootns.XXXXXX");
+        assert_non_null(mkdtemp(f->kept));
+        f->spec.template_dir = f->kept;
+    }
     f->up[0] = f->up[1] = f->down[0] = f->down[1] = -1;
     *state = f;
     return 0;
@@ -81,6 +91,11 @@ static int teardown(void **state) {
     if (f->moved[0]) {
         unlink(f->s->dir);
         rename(f->moved, f->s->dir);
+    }
+    if (f->kept[0]) {
+        wr_err e = WR_ERR_INIT;
+        assert_int_equal(wr_rootfs_template_remove(f->kept, T_USER, &e), 0);
+        assert_int_equal(rmdir(f->kept), 0); /* nothing else was left there */
     }
     tl_scratch_free(f->s);
     free(f);
@@ -841,6 +856,46 @@ static void test_plan_no_leak(void **state) {
     wr_rootfs_free(NULL);
 }
 
+/* Kept mode: the root is built once and then reused; a plan for another home
+ * (a new key) replaces the tenant's kept root rather than adding one. */
+static int count_entries(const char *dir) {
+    char list[512];
+    if (list_dir(dir, list, sizeof list) < 0) return -1;
+    int n = 0;
+    for (char *c = list; *c; c++)
+        if (*c == ' ') n++;
+    return list[0] ? n + 1 : 0;
+}
+
+static void test_kept_root_reused(void **state) {
+    fixture *f = *state;
+    for (int i = 0; i < 2; i++) {
+        wr_rootfs *r = NULL;
+        wr_err e = WR_ERR_INIT;
+        assert_int_equal(wr_rootfs_plan(&f->spec, &r, &e), 0);
+        assert_int_equal(wr_rootfs_needs_new_mount_ns(r), !kept_mode);
+        wr_rootfs_free(r);
+        if (kept_mode) assert_int_equal(count_entries(f->kept), 1);
+    }
+    if (!kept_mode) return;
+    char list1[512], list2[512];
+    assert_int_equal(list_dir(f->kept, list1, sizeof list1), 0);
+    tl_scratch *other = tl_scratch_new("rootfs-other");
+    assert_non_null(other);
+    wr_rootfs_spec spec = f->spec;
+    spec.home_dir = other->dir;
+    spec.home_fd = other->fd;
+    wr_rootfs *r = NULL;
+    wr_err e = WR_ERR_INIT;
+    assert_int_equal(wr_rootfs_plan(&spec, &r, &e), 0);
+    assert_false(wr_rootfs_needs_new_mount_ns(r));
+    wr_rootfs_free(r);
+    assert_int_equal(list_dir(f->kept, list2, sizeof list2), 0);
+    assert_int_equal(count_entries(f->kept), 1);
+    assert_string_not_equal(list1, list2);
+    tl_scratch_free(other);
+}
+
 int main(void) {
     /* Homes outside /tmp, so the run's /tmp can be checked empty. */
     struct stat st;
@@ -873,6 +928,10 @@ int main(void) {
         cmocka_unit_test(test_step_names),
         T(test_plan_refuses),
         T(test_plan_no_leak),
+        T(test_kept_root_reused),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests_name("built for each run", tests, NULL, NULL);
+    kept_mode = true;
+    failed += cmocka_run_group_tests_name("kept root", tests, NULL, NULL);
+    return failed;
 }

@@ -1,0 +1,309 @@
+/* bench-noisy: what a noisy neighbour does to a quiet tenant, and what a
+ * tenant's cgroup costs a run.
+ *
+ * Part 1, the neighbour. Tenant B runs /bin/true at the basic level through
+ * the library (wr_run_start + wr_run_wait + wr_run_free), N times per row,
+ * first with the host quiet, then while tenant A attacks within its quotas
+ * (64 processes, 64M of memory, half a core, 64 open files):
+ *   fork bomb     a shell function forking itself, held at A's pids limit;
+ *   memory        python3 balloons, OOM-killed inside A and started again;
+ *   cpu           four spinning shells, throttled to A's half core;
+ *   fds           processes opening files up to A's nofile limit, in a loop;
+ *   all at once   the four together.
+ * Each row prints B's median and p99 and the p99's ratio to the quiet one;
+ * the goal is B's p99 within 1.5x of quiet. The attack rows alternate with
+ * quiet rows, whose runs are pooled, so a machine that gets busier partway
+ * through does not pass for the attack's doing.
+ *
+ * Part 2, the cgroup's cost. The same child (clone3, execve /bin/true,
+ * waitpid, as spawn.c does it) timed in turns without any cgroup work, and
+ * with everything a run's cgroup takes: the tenant's quota read and its
+ * group checked (wr_quota_run_prepare), the run's group made
+ * (wr_cgroup_run_create), the v1 groups' cgroup.procs opened and joined by
+ * the child (hybrid hosts), clone3 with CLONE_INTO_CGROUP, and after the
+ * exit the emptiness check and the group's removal. The difference of the
+ * medians is what a tenant's cgroup adds to a run; the goal is <= 0.1 ms.
+ *
+ * It makes two real tenants, so it refuses to run outside the private
+ * namespaces bench/run-all sets up. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "benchlib.h"
+#include "cgroup.h"
+#include "config.h"
+#include "err.h"
+#include "quota.h"
+#include "run.h"
+#include "tenant.h"
+#include "warren-internal.h"
+
+#define TENANT_A "noisy-a@bench.example"
+#define TENANT_B "noisy-b@bench.example"
+#define GOAL_P99_RATIO 1.5
+#define GOAL_CGROUP_MS 0.1
+
+static warren *W;
+
+static void die(const char *what, const wr_err *e) {
+    fprintf(stderr, "bench-noisy: %s: %s\n", what, e && e->msg[0] ? e->msg : strerror(errno));
+    exit(1);
+}
+
+/* --- part 1 ---------------------------------------------------------------------- */
+
+static const char *const true_argv[] = {"/bin/true", NULL};
+
+static double one_run(const char *tenant, const char *const *argv) {
+    wr_err e = WR_ERR_INIT;
+    wr_run_spec spec = {.tenant = tenant, .argv = argv, .level = WR_LEVEL_BASIC,
+                        .stdio = {-1, -1, -1}};
+    wr_run *run;
+    double t0 = bench_now();
+    if (wr_run_start(W, &spec, &run, &e) < 0) die("run", &e);
+    wr_run_result res;
+    if (wr_run_wait(run, &res, &e) < 0) die("wait", &e);
+    wr_run_free(run);
+    return bench_now() - t0;
+}
+
+typedef struct attack {
+    const char *label;
+    const char *shell[4]; /* shell commands started as A's runs */
+} attack;
+
+static const char balloon[] =
+    "while :; do python3 -c 'a = []\nwhile True: a.append(bytearray(8 << 20))' "
+    ">/dev/null 2>&1; done";
+static const char bomb[] = "bomb() { bomb | bomb & }; bomb; sleep 3600";
+static const char spin[] =
+    "for i in 1 2 3 4; do (while :; do :; done) & done; wait";
+static const char fds[] =
+    "while :; do python3 -c 'import os\nfds = []\ntry:\n    while True: "
+    "fds.append(os.open(\"/dev/null\", 0))\nexcept OSError: pass' ; done";
+
+static const attack attacks[] = {
+    {"fork bomb", {bomb}},
+    {"memory balloon", {balloon}},
+    {"cpu spin", {spin}},
+    {"fd exhaustion", {fds}},
+    {"all at once", {bomb, balloon, spin, fds}},
+};
+
+typedef struct stats {
+    double *t;
+    size_t n;
+} stats;
+
+static void measure(stats *s, size_t n) {
+    s->t = realloc(s->t, (s->n + n) * sizeof *s->t);
+    if (!s->t) die("memory", NULL);
+    for (size_t i = 0; i < n; i++)
+        s->t[s->n++] = one_run(TENANT_B, true_argv);
+}
+
+static void print_row(const char *label, stats *s, double quiet_p99) {
+    bench_sort(s->t, s->n);
+    double med = bench_median(s->t, s->n), p99 = bench_percentile(s->t, s->n, 0.99);
+    if (quiet_p99 > 0)
+        printf("  %-22s %9.3f %9.3f %8.2fx  %s\n", label, med * 1e3, p99 * 1e3, p99 / quiet_p99,
+               p99 / quiet_p99 <= GOAL_P99_RATIO ? "PASS" : "MISS");
+    else
+        printf("  %-22s %9.3f %9.3f\n", label, med * 1e3, p99 * 1e3);
+}
+
+static void neighbours(size_t n) {
+    printf("B's run (/bin/true, basic) while A attacks within its quotas "
+           "(pids 64, memory 64M, cpu 0.5, nofile 64), %zu runs a row\n", n);
+    printf("  %-22s %9s %9s %9s\n", "row", "median ms", "p99 ms", "p99/quiet");
+    stats quiet = {0}, rows[sizeof attacks / sizeof *attacks] = {{0}};
+    for (size_t i = 0; i < 20; i++)
+        one_run(TENANT_B, true_argv); /* warm-up */
+    for (size_t a = 0; a < sizeof attacks / sizeof *attacks; a++) {
+        measure(&quiet, n / 2);
+        wr_run *runs[4] = {0};
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        for (size_t k = 0; k < 4 && attacks[a].shell[k]; k++) {
+            wr_err e = WR_ERR_INIT;
+            wr_run_spec spec = {.tenant = TENANT_A, .shell = attacks[a].shell[k],
+                                .level = WR_LEVEL_BASIC, .stdio = {null, null, null}};
+            if (wr_run_start(W, &spec, &runs[k], &e) < 0) die("attack", &e);
+        }
+        usleep(500 * 1000); /* let it reach its limits */
+        measure(&rows[a], n);
+        for (size_t k = 0; k < 4 && runs[k]; k++) {
+            wr_err e = WR_ERR_INIT;
+            wr_run_result res;
+            if (wr_run_cancel(runs[k], &e) < 0 || wr_run_wait(runs[k], &res, &e) < 0)
+                die("ending the attack", &e);
+            wr_run_free(runs[k]);
+        }
+        close(null);
+        measure(&quiet, n - n / 2);
+    }
+    print_row("quiet (pooled)", &quiet, 0);
+    double q99 = bench_percentile(quiet.t, quiet.n, 0.99);
+    for (size_t a = 0; a < sizeof attacks / sizeof *attacks; a++) {
+        print_row(attacks[a].label, &rows[a], q99);
+        free(rows[a].t);
+    }
+    free(quiet.t);
+}
+
+/* --- part 2 ---------------------------------------------------------------------- */
+
+static pid_t clone_true(int cgfd, const int *v1, int nv1) {
+    int pidfd = -1;
+    struct clone_args args = {
+        .flags = CLONE_PIDFD | (cgfd >= 0 ? CLONE_INTO_CGROUP : 0),
+        .pidfd = (uint64_t)(uintptr_t)&pidfd,
+        .exit_signal = SIGCHLD,
+        .cgroup = cgfd >= 0 ? (uint64_t)cgfd : 0,
+    };
+    pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+    if (pid == 0) {
+        for (int i = 0; i < nv1; i++)
+            if (write(v1[i], "0", 1) != 1) _exit(126);
+        execve("/bin/true", (char *const *)true_argv, (char *const[]){NULL});
+        _exit(127);
+    }
+    if (pid < 0) die("clone3", NULL);
+    close(pidfd);
+    int st;
+    waitpid(pid, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+        errno = EPROTO;
+        die("the child failed", NULL);
+    }
+    return pid;
+}
+
+/* How much of a run's cgroup work a row does, each including the one before. */
+enum { BARE, RUN_GROUP, QUOTA, V1_JOIN, NSTEPS };
+static const char *const step_label[NSTEPS] = {
+    [BARE] = "without cgroup setup",
+    [RUN_GROUP] = "+ run's cgroup2 group (clone into it)",
+    [QUOTA] = "+ tenant's quota and groups checked",
+    [V1_JOIN] = "+ v1 groups joined: a whole run's",
+};
+
+static double with_cgroup(const wr_tenant *t, unsigned i, int steps) {
+    wr_err e = WR_ERR_INIT;
+    double t0 = bench_now();
+    if (steps == BARE) {
+        clone_true(-1, NULL, 0);
+        return bench_now() - t0;
+    }
+    wr_quota q;
+    if (steps >= QUOTA && wr_quota_run_prepare(W, t, &q, &e) < 0) die("quota", &e);
+    char run[40];
+    snprintf(run, sizeof run, "run-%d-b%07u", (int)getpid(), i);
+    int cg = wr_cgroup_run_create(W->cgroups, t->linux_username, run, &e);
+    if (cg < 0) die("run cgroup", &e);
+    int v1[WR_CGROUP_ATTACH_MAX];
+    int nv1 = steps < V1_JOIN ? 0
+                              : wr_cgroup_attach_fds(W->cgroups, t->linux_username, v1,
+                                                     WR_CGROUP_ATTACH_MAX, &e);
+    if (nv1 < 0) die("v1 groups", &e);
+    clone_true(cg, v1, nv1);
+    for (int k = 0; k < nv1; k++)
+        close(v1[k]);
+    bool populated = true;
+    if (wr_cgroup_populated(cg, &populated, &e) < 0 || populated) die("populated", &e);
+    close(cg);
+    if (wr_cgroup_run_remove(W->cgroups, t->linux_username, run, &e) < 0) die("remove", &e);
+    return bench_now() - t0;
+}
+
+static void cgroup_cost(size_t n) {
+    wr_err e = WR_ERR_INIT;
+    wr_tenant t;
+    if (wr_tenant_get(W, TENANT_B, &t, &e) < 0) die("tenant", &e);
+    if (wr_ensure_cgroups(W, &e) < 0) die("cgroups", &e);
+    double *v[NSTEPS];
+    for (int k = 0; k < NSTEPS; k++)
+        if (!(v[k] = calloc(n, sizeof *v[k]))) die("memory", NULL);
+    unsigned id = 0;
+    for (unsigned i = 0; i < 50; i++)
+        for (int k = 0; k < NSTEPS; k++)
+            with_cgroup(&t, id++, k);
+    /* In turns, so every row sees the same machine. */
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < NSTEPS; k++)
+            v[k][i] = with_cgroup(&t, id++, k);
+    printf("\nA run's tenant cgroup (backend %s), %zu runs a row in turns, "
+           "clone3 + execve /bin/true + wait\n",
+           wr_cgroups_backend(W->cgroups), n);
+    printf("  %-40s %9s %9s %10s\n", "row", "median ms", "p95 ms", "+ms (med)");
+    double m[NSTEPS];
+    for (int k = 0; k < NSTEPS; k++) {
+        bench_sort(v[k], n);
+        m[k] = bench_median(v[k], n);
+        printf("  %-40s %9.3f %9.3f %10.3f\n", step_label[k], m[k] * 1e3,
+               bench_percentile(v[k], n, 0.95) * 1e3, (m[k] - m[BARE]) * 1e3);
+        free(v[k]);
+    }
+    double cost = (m[V1_JOIN] - m[BARE]) * 1e3, v2cost = (m[QUOTA] - m[BARE]) * 1e3;
+    printf("  cgroup cost per run: %.3f ms (goal <= %.1f ms): %s\n", cost, GOAL_CGROUP_MS,
+           cost <= GOAL_CGROUP_MS ? "PASS" : "MISS");
+    printf("  of which the cgroup2 part (all a v2 host does): %.3f ms: %s\n", v2cost,
+           v2cost <= GOAL_CGROUP_MS ? "PASS" : "MISS");
+}
+
+int main(int argc, char **argv) {
+    size_t n = 200, m = 1000;
+    int o;
+    while ((o = getopt(argc, argv, "n:m:")) != -1) {
+        if (o == 'n') n = strtoul(optarg, NULL, 10);
+        else if (o == 'm') m = strtoul(optarg, NULL, 10);
+        else {
+            fprintf(stderr, "usage: bench-noisy [-n B's runs per row (200)] [-m cgroup-cost runs "
+                            "(1000)]; 0 skips that part\n");
+            return 2;
+        }
+    }
+    const char *sandbox = getenv("WARREN_BENCH_SANDBOX");
+    if (!sandbox || strcmp(sandbox, "1") != 0 || !bench_etc_is_overlay()) {
+        fprintf(stderr, "bench-noisy: makes real tenants; run it through bench/run-all\n");
+        return 1;
+    }
+    if (n == 1 || m == 1) {
+        fprintf(stderr, "bench-noisy: -n and -m must be 0 (skip that part) or at least 2\n");
+        return 2;
+    }
+    wr_config cfg;
+    wr_err e = WR_ERR_INIT;
+    if (wr_config_defaults(&cfg, &e) < 0 || wr_config_from_env(&cfg, &e) < 0) die("config", &e);
+    if (wr_open(&cfg, &W, &e) < 0) die("wr_open", &e);
+    wr_tenant t;
+    bool created;
+    if (wr_tenant_get_or_create(W, TENANT_A, &t, &created, &e) < 0 ||
+        wr_tenant_get_or_create(W, TENANT_B, &t, &created, &e) < 0)
+        die("tenants", &e);
+    wr_quota q;
+    wr_quota_init(&q);
+    q.pids = 64;
+    q.memory = 64 << 20;
+    q.cpu_milli = 500;
+    q.nofile = 64;
+    if (wr_quota_set(W, TENANT_A, &q, NULL, &e) < 0) die("A's quota", &e);
+
+    if (n) neighbours(n);
+    if (m) cgroup_cost(m);
+
+    if (wr_tenant_delete(W, TENANT_A, false, &e) < 0 || wr_tenant_delete(W, TENANT_B, false, &e) < 0)
+        die("delete", &e);
+    wr_close(W);
+    return 0;
+}

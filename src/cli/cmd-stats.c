@@ -1,0 +1,123 @@
+/* warren stats TENANT, warren top: a tenant's resource use (usage.h). */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli.h"
+#include "usage.h"
+#include "util.h"
+
+static json_t *limit_json(int64_t v) {
+    return wr_quota_limited(v) ? json_integer((json_int_t)v) : json_null();
+}
+
+static json_t *usage_json(const wr_usage *u) {
+    json_t *cpu_quota = wr_quota_limited(u->quota.cpu_milli)
+                            ? json_real((double)u->quota.cpu_milli / 1000)
+                            : json_null();
+    return json_pack(
+        "{s:s,s:s,s:s,s:i,s:b,"
+        "s:{s:I,s:I,s:o},s:{s:f,s:f,s:I,s:o},s:{s:I,s:I,s:o},"
+        "s:{s:I,s:I,s:o},s:{s:I,s:I},s:I,s:I}",
+        "saas_user_id", u->tenant.saas_user_id, "linux_username", u->tenant.linux_username,
+        "health", u->health, "runs", (int)u->runs, "frozen", u->frozen, /**/
+        "memory", "current", (json_int_t)u->memory_current, "peak", (json_int_t)u->memory_peak,
+        "max", limit_json(u->quota.memory), /**/
+        "cpu", "seconds", u->cpu_seconds, "throttled_seconds", u->throttled_seconds,
+        "nr_throttled", (json_int_t)u->nr_throttled, "max_cores", cpu_quota, /**/
+        "pids", "current", (json_int_t)u->pids_current, "peak", (json_int_t)u->pids_peak, "max",
+        limit_json(u->quota.pids), /**/
+        "storage", "bytes", (json_int_t)u->storage_bytes, "inodes",
+        (json_int_t)u->storage_inodes, "max", limit_json(u->quota.storage), /**/
+        "network", "rx_bytes", (json_int_t)u->net_rx_bytes, "tx_bytes",
+        (json_int_t)u->net_tx_bytes, /**/
+        "oom_kills", (json_int_t)u->oom_kills, "refused_syscalls",
+        (json_int_t)u->refused_syscalls);
+}
+
+static void print_usage_text(const wr_usage *u) {
+    char lim[32];
+    printf("tenant      %s (%s)\nhealth      %s%s\nruns        %u\n", u->tenant.saas_user_id,
+           u->tenant.linux_username, u->health, u->frozen ? " (frozen)" : "", u->runs);
+    wr_quota_format_size(u->quota.memory, lim, sizeof lim);
+    printf("memory      %.1f MiB now, %.1f MiB peak (quota %s)\n", size_mb(u->memory_current),
+           size_mb(u->memory_peak), lim);
+    wr_quota_format_cpu(u->quota.cpu_milli, lim, sizeof lim);
+    printf("cpu         %.2f s, throttled %.2f s (quota %s cores)\n", u->cpu_seconds,
+           u->throttled_seconds, lim);
+    wr_quota_format_size(u->quota.pids, lim, sizeof lim);
+    printf("processes   %llu now, %llu peak (quota %s)\n", (unsigned long long)u->pids_current,
+           (unsigned long long)u->pids_peak, lim);
+    wr_quota_format_size(u->quota.storage, lim, sizeof lim);
+    printf("storage     %.1f MiB (quota %s)\n", size_mb(u->storage_bytes), lim);
+    printf("network     %llu bytes in, %llu bytes out\n", (unsigned long long)u->net_rx_bytes,
+           (unsigned long long)u->net_tx_bytes);
+    printf("oom kills   %llu\nrefused     %llu system calls\n", (unsigned long long)u->oom_kills,
+           (unsigned long long)u->refused_syscalls);
+}
+
+int cmd_stats(cli *c, char **args) {
+    int rc = cli_open(c);
+    if (rc) return rc;
+    wr_err e = WR_ERR_INIT;
+    wr_usage u;
+    if (wr_tenant_usage(c->w, args[0], &u, &e) < 0) return cli_fail(c, &e);
+    if (c->json)
+        print_json(usage_json(&u));
+    else
+        print_usage_text(&u);
+    return EXIT_OK;
+}
+
+static int by_memory(const void *a, const void *b) {
+    const wr_usage *x = a, *y = b;
+    return (x->memory_current < y->memory_current) - (x->memory_current > y->memory_current);
+}
+
+int cmd_top(cli *c, char **args) {
+    (void)args;
+    int rc = cli_open(c);
+    if (rc) return rc;
+    wr_err e = WR_ERR_INIT;
+    wr_tenant *ts;
+    size_t n;
+    if (wr_tenant_list(c->w, &ts, &n, &e) < 0) return cli_fail(c, &e);
+    wr_usage *us = calloc(n ? n : 1, sizeof *us);
+    if (!us) {
+        free(ts);
+        wr_sys(&e, ENOMEM, "top");
+        return cli_fail(c, &e);
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        wr_err te = WR_ERR_INIT;
+        /* A tenant deleted meanwhile is simply not listed. */
+        if (wr_tenant_usage(c->w, ts[i].saas_user_id, &us[m], &te) == 0)
+            m++;
+        else if (te.kind != WR_ERR_NOT_FOUND) {
+            free(ts);
+            free(us);
+            return cli_fail(c, &te);
+        }
+    }
+    free(ts);
+    qsort(us, m, sizeof *us, by_memory);
+    if (c->json) {
+        json_t *list = json_array();
+        for (size_t i = 0; i < m; i++)
+            json_array_append_new(list, usage_json(&us[i]));
+        print_json(json_pack("{s:I,s:o}", "count", (json_int_t)m, "tenants", list));
+    } else {
+        printf("%-28s %-10s %4s %9s %9s %8s %8s %5s %9s %4s\n", "TENANT", "HEALTH", "RUNS",
+               "MEM(MiB)", "PEAK", "CPU(s)", "THROT(s)", "PROCS", "DISK(MiB)", "OOM");
+        for (size_t i = 0; i < m; i++) {
+            const wr_usage *u = &us[i];
+            printf("%-28.28s %-10s %4u %9.1f %9.1f %8.2f %8.2f %5llu %9.1f %4llu\n",
+                   u->tenant.saas_user_id, u->health, u->runs, size_mb(u->memory_current),
+                   size_mb(u->memory_peak), u->cpu_seconds, u->throttled_seconds,
+                   (unsigned long long)u->pids_current, size_mb(u->storage_bytes),
+                   (unsigned long long)u->oom_kills);
+        }
+    }
+    free(us);
+    return EXIT_OK;
+}

@@ -1,0 +1,110 @@
+/* /v1/tenants/{id}/quotas and /usage: thin routes over quota.h and usage.h,
+ * in the shapes `warren quota get --json` and `warren stats --json` use. */
+#include <errno.h>
+#include <stdio.h>
+
+#include "handlers.h"
+#include "quota.h"
+#include "usage.h"
+
+static json_t *value_json(int64_t v) {
+    if (v == WR_QUOTA_MAX) return json_string("max");
+    if (v < 0) return json_null();
+    return json_integer((json_int_t)v);
+}
+
+json_t *quota_obj(const struct wr_quota *q) {
+    json_t *cpu = q->cpu_milli == WR_QUOTA_MAX ? json_string("max")
+                  : q->cpu_milli < 0           ? json_null()
+                                               : json_real((double)q->cpu_milli / 1000);
+    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "memory", value_json(q->memory),
+                     "cpu", cpu, "cpu_weight", value_json(q->cpu_weight), "pids",
+                     value_json(q->pids), "nofile", value_json(q->nofile), "storage",
+                     value_json(q->storage), "inodes", value_json(q->inodes), "net_egress",
+                     value_json(q->net_egress), "net_ingress", value_json(q->net_ingress));
+}
+
+static int answer(dreq *r, const char *tenant, unsigned status) {
+    wr_err e = WR_ERR_INIT;
+    wr_quota own, eff;
+    warren *w = srv_warren(r->s);
+    if (wr_quota_get(w, tenant, &own, &e) < 0 || wr_quota_effective(w, tenant, &eff, &e) < 0)
+        return reply_wr_err(r, &e);
+    return reply_json(r, status, json_pack("{s:s,s:o,s:o}", "saas_user_id", tenant, "own",
+                                           quota_obj(&own), "effective", quota_obj(&eff)));
+}
+
+int h_quotas_get(dreq *r) {
+    return answer(r, r->params[0], 200);
+}
+
+/* Body keys are the CLI's option names with '_' or '-' ("cpu_weight"); values
+ * strings ("512M", "0.5", "10mbit", "max", "default") or plain numbers. */
+int quota_change_from_json(json_t *body, wr_quota *change, wr_err *e) {
+    wr_quota_init(change);
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v) {
+        char name[32], val[64];
+        snprintf(name, sizeof name, "%s", key);
+        for (char *p = name; *p; p++)
+            if (*p == '_') *p = '-';
+        if (json_is_string(v))
+            snprintf(val, sizeof val, "%s", json_string_value(v));
+        else if (json_is_integer(v))
+            snprintf(val, sizeof val, "%lld", (long long)json_integer_value(v));
+        else if (json_is_real(v))
+            snprintf(val, sizeof val, "%.6g", json_real_value(v));
+        else
+            return wr_invalid(e, "quotas.%s: expected a string or a number", key);
+        int q = wr_quota_parse_option(change, name, val, e);
+        if (q < 0) return q;
+    }
+    return 0;
+}
+
+int h_quotas_put(dreq *r) {
+    json_t *b = req_json(r, false);
+    if (!b) return MHD_YES;
+    wr_err e = WR_ERR_INIT;
+    wr_quota change;
+    int q = quota_change_from_json(b, &change, &e);
+    json_decref(b);
+    if (q < 0) return reply_wr_err(r, &e);
+    if (wr_quota_set(srv_warren(r->s), r->params[0], &change, NULL, &e) < 0)
+        return reply_wr_err(r, &e);
+    return answer(r, r->params[0], 200);
+}
+
+static json_t *limit_json(int64_t v) {
+    return wr_quota_limited(v) ? json_integer((json_int_t)v) : json_null();
+}
+
+/* The shape of `warren stats --json`. */
+int h_usage(dreq *r) {
+    wr_err e = WR_ERR_INIT;
+    wr_usage u;
+    if (wr_tenant_usage(srv_warren(r->s), r->params[0], &u, &e) < 0) return reply_wr_err(r, &e);
+    json_t *cpu_quota = wr_quota_limited(u.quota.cpu_milli)
+                            ? json_real((double)u.quota.cpu_milli / 1000)
+                            : json_null();
+    json_t *j = json_pack(
+        "{s:s,s:s,s:s,s:i,s:b,"
+        "s:{s:I,s:I,s:o},s:{s:f,s:f,s:I,s:o},s:{s:I,s:I,s:o},"
+        "s:{s:I,s:I,s:o},s:{s:I,s:I},s:I,s:I}",
+        "saas_user_id", u.tenant.saas_user_id, "linux_username", u.tenant.linux_username,
+        "health", u.health ? u.health : "ok", "runs", (int)u.runs, "frozen", u.frozen, /**/
+        "memory", "current", (json_int_t)u.memory_current, "peak", (json_int_t)u.memory_peak,
+        "max", limit_json(u.quota.memory), /**/
+        "cpu", "seconds", u.cpu_seconds, "throttled_seconds", u.throttled_seconds,
+        "nr_throttled", (json_int_t)u.nr_throttled, "max_cores", cpu_quota, /**/
+        "pids", "current", (json_int_t)u.pids_current, "peak", (json_int_t)u.pids_peak, "max",
+        limit_json(u.quota.pids), /**/
+        "storage", "bytes", (json_int_t)u.storage_bytes, "inodes", (json_int_t)u.storage_inodes,
+        "max", limit_json(u.quota.storage), /**/
+        "network", "rx_bytes", (json_int_t)u.net_rx_bytes, "tx_bytes",
+        (json_int_t)u.net_tx_bytes, /**/
+        "oom_kills", (json_int_t)u.oom_kills, "refused_syscalls", (json_int_t)u.refused_syscalls);
+    if (!j) return reply_error(r, 500, "system", "cannot render the usage");
+    return reply_json(r, 200, j);
+}

@@ -1,0 +1,71 @@
+/* What cgroup.c shares with its two limit backends (cgroup-v1.c,
+ * cgroup-v2.c), and nothing outside them sees.
+ *
+ * Tracking, killing and freezing always use the cgroup2 hierarchy: it exists
+ * on every kernel warren runs on, it needs no controller for them, and
+ * cgroup.kill and cgroup.freeze act on a whole subtree at once. Limits and
+ * the resource figures come from wherever the host put the controllers:
+ * into the same cgroup2 hierarchy ("v2"), or into v1 hierarchies beside it
+ * ("hybrid"). */
+#pragma once
+
+#include <stdint.h>
+
+#include "cgroup.h"
+#include "quota.h"
+
+enum { WR_CG_NONE, WR_CG_V2, WR_CG_HYBRID };
+
+/* The v1 controllers warren uses, each the bit of its hierarchy. */
+enum {
+    WR_V1_MEMORY = 1u << 0,
+    WR_V1_CPU = 1u << 1,
+    WR_V1_CPUACCT = 1u << 2,
+    WR_V1_PIDS = 1u << 3,
+};
+#define WR_V1_HIER_MAX 4
+
+typedef struct wr_v1_hier {
+    unsigned ctrls; /* the WR_V1_* this hierarchy has (cpu,cpuacct are often together) */
+    char *own;      /* absolute path of warren's own cgroup in it */
+    int warren_fd;  /* <own>/warren, made on first use; -1 until then */
+} wr_v1_hier;
+
+struct wr_cgroups {
+    int dir_fd; /* cgroup2 <own>/warren */
+    char *path; /* its absolute path */
+    int own_fd; /* cgroup2 <own> */
+    int backend;
+    bool v2_enabled;              /* v2: controllers switched on for <own>/warren's children */
+    wr_v1_hier v1[WR_V1_HIER_MAX]; /* hybrid */
+    unsigned nv1;
+};
+
+/* Small file access relative to a cgroup directory fd. */
+int wr_cg_write(int dirfd, const char *file, const char *value);
+/* Reads the file into buf (NUL-terminated); -errno. */
+int wr_cg_read(int dirfd, const char *file, char *buf, size_t size);
+int wr_cg_read_u64(int dirfd, const char *file, uint64_t *ret);
+/* The number after "key " in a flat-keyed file (cpu.stat, memory.events). */
+int wr_cg_read_key(int dirfd, const char *file, const char *key, uint64_t *ret);
+/* mountinfo's octal escapes, decoded in place; the rest of `path` below
+ * `root` ("" or "/...") or NULL. */
+void wr_cg_unescape_octal(char *s);
+const char *wr_cg_below(const char *path, const char *root);
+/* One directory name for a tenant (checked like cgroup.c's names). */
+int wr_cg_check_name(const char *what, const char *name, wr_err *e);
+
+/* cgroup-v1.c */
+int wr_cg1_discover(wr_cgroups *c, wr_err *e);
+void wr_cg1_close(wr_cgroups *c);
+int wr_cg1_tenant_make(wr_cgroups *c, const char *tenant, bool *ret_made, wr_err *e);
+int wr_cg1_limit(wr_cgroups *c, const char *tenant, const wr_quota *q, wr_err *e);
+int wr_cg1_stats(wr_cgroups *c, const char *tenant, wr_cgroup_stats *st, wr_err *e);
+int wr_cg1_tenant_remove(wr_cgroups *c, const char *tenant, wr_err *e);
+int wr_cg1_open_procs(wr_cgroups *c, const char *tenant, int fds[], size_t max, wr_err *e);
+
+/* cgroup-v2.c */
+int wr_cg2_enable(wr_cgroups *c, wr_err *e);
+int wr_cg2_limit(int tenant_fd, const char *where, const wr_quota *q, wr_err *e);
+void wr_cg2_stats(int tenant_fd, bool controllers, wr_cgroup_stats *st);
+int wr_cg2_freeze(int fd, bool freeze, const char *where, wr_err *e);

@@ -1,0 +1,72 @@
+# Contained runs (container, strong) have warren's minimal init as pid 1 of
+# their pid namespace: it reaps the orphans the command leaves, forwards the
+# termination signals sent to it, and the run still ends with the command's
+# own exit status (128+N for signal N).
+source "$WARREN_SRC/tests/lib/tap.sh"
+
+name=$("$WARREN" user create init-a --json | json 'd["linux_username"]')
+
+# Python never waits for children it did not start: as pid 1 itself it would
+# keep the orphaned `sleep` as a zombie. Counts the zombies it can see.
+count_zombies='
+import glob, time
+time.sleep(0.6)
+n = 0
+for f in glob.glob("/proc/[0-9]*/status"):
+    try:
+        if "zombie" in open(f).read():
+            n += 1
+    except OSError:
+        pass
+print(n)
+'
+
+for level in container strong; do
+  run_warren run --level $level init-a -- /bin/sh -c 'echo $$ $PPID; test -d /proc/1 && echo init'
+  is "$level: the command is pid 2, a child of pid 1" "$(echo "$out" | head -1)" "2 1"
+  is "$level: pid 1 (the init) is there" "$(echo "$out" | tail -1)" init
+
+  # The subshell exits at once, so its `sleep 0.1` is orphaned: reparented to
+  # pid 1, which must reap it when it ends.
+  run_warren run --level $level init-a -- /bin/sh -c \
+    "(sleep 0.1 &); exec python3 -c '$count_zombies'"
+  is "$level: an orphaned grandchild is reaped (no zombie left)" "$out" 0
+  is "$level: the run exits 0" "$rc" 0
+
+  exits "$level: the command's exit code is the run's, orphans and all" 7 \
+    run --level $level init-a -- /bin/sh -c '(sleep 0.1 &); sleep 0.3; exit 7'
+  exits "$level: a command killed by signal 9 gives 128+9" 137 \
+    run --level $level init-a -- /bin/sh -c 'kill -9 $$'
+
+  # A signal sent to the run (to its pid 1, as wr_run_signal does) reaches
+  # the command, which decides what to do with it.
+  o=$(mktemp)
+  "$WARREN" run --level $level init-a -- /bin/sh -c \
+    'trap "echo got TERM; exit 42" TERM; echo ready; while :; do sleep 0.05; done' >"$o" 2>&1 &
+  cli=$!
+  init=
+  for _ in $(seq 100); do
+    init=$(pgrep -P $cli | head -1 || true)
+    [ -n "$init" ] && grep -q ready "$o" && break
+    sleep 0.05
+  done
+  [ -n "$init" ] && kill -TERM "$init"
+  rc=0; wait $cli || rc=$?
+  is "$level: SIGTERM to the run's pid 1 reaches the command" "$(grep -c 'got TERM' "$o")" 1
+  is "$level: the run ends with the command's exit code after the signal" "$rc" 42
+  rm -f "$o"
+done
+
+# basic has no pid namespace and no init: the command is the run's process.
+run_warren run --level basic init-a -- /bin/sh -c 'echo $PPID'
+ok "basic: no init between warren and the command" test "$out" != 1
+
+# The contained runs above shared the tenant's kept root (rootfs.h): one
+# entry, gone with the tenant.
+kept() { find "$WARREN_STATE_DIR/rootns" -maxdepth 1 -name "$name-*" 2>/dev/null | wc -l; }
+is "one kept root for the tenant's contained runs" "$(kept)" 1
+"$WARREN" user delete init-a >/dev/null
+is "the tenant's delete removes its kept root" "$(kept)" 0
+is "  and unmounts it" "$(findmnt -rn -o TARGET | grep -c "/rootns/$name-" || true)" 0
+
+done_testing
