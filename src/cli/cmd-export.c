@@ -1,10 +1,18 @@
 /* warren export TENANT FILE|- [--force] */
+#include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include "warren-archive.h"
 #include "cli.h"
 #include "util.h"
+
+static volatile sig_atomic_t cancelled;
+
+static void on_signal(int sig) {
+    (void)sig;
+    cancelled = 1;
+}
 
 int cmd_export(cli *c, char **args) {
     if (c->replace || c->from)
@@ -17,6 +25,14 @@ int cmd_export(cli *c, char **args) {
         return cli_usage_error("export: refusing to write an archive to a terminal");
     wr_export_opts o = {.compression = to_stdout ? WR_COMPRESS_ZSTD : wr_compression_for_name(file),
                         .progress = cli_progress_wanted() ? cli_progress : NULL};
+    /* The tenant is frozen while the export runs: Ctrl-C, a TERM or a reader
+     * that went away must end it through the thaw, not kill it midway. */
+    o.cancel = &cancelled;
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
     wr_archive_stats st;
     wr_err e = WR_ERR_INIT;
     double t0 = wr_now();

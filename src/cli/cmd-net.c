@@ -48,8 +48,8 @@ static int show(cli *c, const wr_tenant *t) {
         printf("address:    %s/%u via %s (%s on the host)\n", n.tenant_addr, n.prefix_len,
                n.host_addr, n.host_if);
     printf("egress:     %s\ningress:    %s\n", eg, in);
-    printf("traffic:    %" PRIu64 " bytes in (%" PRIu64 " packets), %" PRIu64
-           " bytes out (%" PRIu64 " packets)\n",
+    printf("traffic:    %" PRIu64 " bytes in (%" PRIu64 " packets), %" PRIu64 " bytes out (%" PRIu64
+           " packets)\n",
            k.bytes_in, k.packets_in, k.bytes_out, k.packets_out);
     return EXIT_OK;
 }
@@ -87,7 +87,8 @@ static int parse_u64(const char *s, const char *what, uint64_t *ret, wr_err *e) 
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-') return wr_invalid(e, "%s '%s': not a number", what, s);
+    if (errno || end == s || *end || s[0] == '-')
+        return wr_invalid(e, "%s '%s': not a number", what, s);
     *ret = v;
     return 0;
 }
@@ -98,7 +99,8 @@ static int parse_pair(char **a, wr_net_pair *p, wr_err *e) {
     const char *n = a[0] + strlen(WR_NET_IF_PREFIX);
     if (strncmp(a[0], WR_NET_IF_PREFIX, strlen(WR_NET_IF_PREFIX)) || !*n ||
         strspn(n, "0123456789") != strlen(n) || strlen(a[0]) >= sizeof p->host_if)
-        return wr_invalid(e, "interface '%s': not one of warren's (" WR_NET_IF_PREFIX "<uid>)", a[0]);
+        return wr_invalid(e, "interface '%s': not one of warren's (" WR_NET_IF_PREFIX "<uid>)",
+                          a[0]);
     snprintf(p->host_if, sizeof p->host_if, "%s", a[0]);
     wr_cidr h, t;
     uint64_t len;

@@ -175,6 +175,8 @@ void runs_unwatch(drun *d, wsconn *c);
 wsconn **watcher_next(wsconn *c); /* the link of a run's list of watchers */
 void stream_output(wsconn *c, const char *stream, json_t *data); /* takes data */
 void stream_end(wsconn *c, json_t *status);                       /* takes status */
+/* Closes every live-output connection (the daemon is stopping). */
+void stream_close_all(void);
 /* Bytes as a JSON string; what is not UTF-8 becomes U+FFFD. */
 json_t *text_json(const char *p, size_t n);
 /* Per-tenant counts for /metrics. */

@@ -32,9 +32,12 @@ struct wsconn {
     struct MHD_UpgradeResponseHandle *urh;
     wslay_event_context_ptr ctx;
     uint32_t events; /* what the loop watches now */
-    bool closing;
+    bool close_pending; /* close once the queued frames are out */
     struct wsconn *next; /* the run's other watchers */
+    struct wsconn *all_prev, *all_next; /* every connection, for the stop */
 };
+
+static wsconn *all;
 
 wsconn **watcher_next(wsconn *c) {
     return &c->next;
@@ -82,6 +85,11 @@ static void ws_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
 }
 
 static void ws_free(wsconn *c) {
+    if (c->all_prev)
+        c->all_prev->all_next = c->all_next;
+    else
+        all = c->all_next;
+    if (c->all_next) c->all_next->all_prev = c->all_prev;
     srv_unwatch(c->s, c->fd);
     if (c->run) runs_unwatch(c->run, c);
     wslay_event_context_free(c->ctx);
@@ -91,6 +99,13 @@ static void ws_free(wsconn *c) {
 
 /* Sends what can be sent, and watches for what the connection needs next. */
 static void ws_pump(wsconn *c) {
+    /* wslay sends control frames ahead of data: the close waits until the
+     * output frames before it have left. */
+    if (c->close_pending && wslay_event_send(c->ctx) == 0 &&
+        wslay_event_get_queued_msg_count(c->ctx) == 0) {
+        c->close_pending = false;
+        wslay_event_queue_close(c->ctx, WSLAY_CODE_NORMAL_CLOSURE, NULL, 0);
+    }
     if (wslay_event_send(c->ctx) != 0 ||
         (!wslay_event_want_read(c->ctx) && !wslay_event_want_write(c->ctx))) {
         ws_free(c);
@@ -123,14 +138,14 @@ static void ws_text(wsconn *c, json_t *j) {
 }
 
 void stream_output(wsconn *c, const char *stream, json_t *data) {
-    ws_text(c, json_pack("{s:s,s:o}", "stream", stream, data));
+    ws_text(c, json_pack("{s:s,s:o}", "stream", stream, "data", data));
     ws_pump(c);
 }
 
 void stream_end(wsconn *c, json_t *status) {
     ws_text(c, json_pack("{s:s,s:o}", "event", "end", "run", status));
     c->run = NULL;
-    wslay_event_queue_close(c->ctx, WSLAY_CODE_NORMAL_CLOSURE, NULL, 0);
+    c->close_pending = true;
     ws_pump(c);
 }
 
@@ -155,6 +170,9 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls,
         return;
     }
     free(u);
+    c->all_next = all;
+    if (all) all->all_prev = c;
+    all = c;
     c->tag.fn = ws_event;
     c->s = s;
     c->fd = sock;
@@ -174,8 +192,8 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls,
     }
     /* What the run wrote before the client came, then live. */
     json_t *o = run_output_json(d);
-    ws_text(c, json_pack("{s:s,s:O}", "stream", "stdout", json_object_get(o, "stdout")));
-    ws_text(c, json_pack("{s:s,s:O}", "stream", "stderr", json_object_get(o, "stderr")));
+    ws_text(c, json_pack("{s:s,s:O}", "stream", "stdout", "data", json_object_get(o, "stdout")));
+    ws_text(c, json_pack("{s:s,s:O}", "stream", "stderr", "data", json_object_get(o, "stderr")));
     json_decref(o);
     if (runs_running(d)) {
         c->run = d;
@@ -223,4 +241,9 @@ int h_run_stream(dreq *r) {
     int ret = MHD_queue_response(r->conn, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
     MHD_destroy_response(resp);
     return ret;
+}
+
+void stream_close_all(void) {
+    while (all)
+        ws_free(all);
 }

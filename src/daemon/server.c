@@ -105,6 +105,12 @@ static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char 
  * False after answering; true when the handler may run. */
 static bool precheck(dreq *r, int *ret) {
     srv *s = r->s;
+    /* An upload is checked once before its body and again to refuse it. */
+    for (size_t i = 0; i < r->nparams; i++) {
+        free(r->params[i]);
+        r->params[i] = NULL;
+    }
+    r->nparams = 0;
     unsigned char key[16];
     size_t kn = client_key(r, key);
     if (!ratelimit_take(s->rl, key, kn, mono())) {
@@ -546,6 +552,8 @@ int serve(const wr_config *cfg, const serve_opts *o, wr_err *e) {
     if (s->unix_d && (!o->socket || *o->socket)) unlink(sock_path);
     r = 0;
 out:
+    /* libmicrohttpd wants upgraded sockets handed back before it stops. */
+    stream_close_all();
     if (s->tcp) MHD_stop_daemon(s->tcp);
     if (s->unix_d) MHD_stop_daemon(s->unix_d);
     runs_free_all(s);

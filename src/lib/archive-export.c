@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <openssl/evp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,8 @@ typedef struct xctx {
     wr_manifest_buf man;
     wr_archive_stats st;
     const wr_export_opts *o;
+    int outfd;
+    bool out_is_pipe;
     wr_progress prog;
     double start, last_report;
     wr_err *e;
@@ -89,6 +92,10 @@ static void report(xctx *x, bool done) {
     x->prog.elapsed = now - x->start;
     x->prog.done = done;
     x->o->progress(&x->prog, x->o->userdata);
+}
+
+static bool cancelled(const xctx *x) {
+    return x->o && x->o->cancel && *x->o->cancel;
 }
 
 static int archive_failed(xctx *x, const char *what) {
@@ -202,6 +209,7 @@ static int export_file(xctx *x, int dirfd, const char *name, const struct stat *
                            "export: %s shrank while being exported (written by a process outside "
                            "the tenant's runs?)",
                            x->path);
+        if (cancelled(x)) return wr_fail(x->e, WR_ERR_BUSY, ECANCELED, "export cancelled");
         EVP_DigestUpdate(x->md, x->buf, (size_t)n);
         if (archive_write_data(x->a, x->buf, (size_t)n) != n) return archive_failed(x, x->path);
         left -= (uint64_t)n;
@@ -290,6 +298,7 @@ static int list_dir(xctx *x, int fd, char ***ret, size_t *ret_n) {
 static int export_dir(xctx *x, int fd, const struct stat *st, unsigned depth);
 
 static int export_entry(xctx *x, int dirfd, const char *name, unsigned depth) {
+    if (cancelled(x)) return wr_fail(x->e, WR_ERR_BUSY, ECANCELED, "export cancelled");
     struct stat st;
     if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
         if (errno == ENOENT) return 0;
@@ -363,6 +372,31 @@ static int write_member(xctx *x, const char *name, const char *data, size_t len,
     return 0;
 }
 
+/* As archive_write_open_fd, except that a cancel (a signal, which any of
+ * libzstd's threads may take) also ends a write to a pipe whose reader
+ * stalls: such writes wait in poll with a timeout, then write at most
+ * PIPE_BUF bytes, which never blocks once poll said the pipe has room. */
+static la_ssize_t out_write(struct archive *a, void *userdata, const void *buf, size_t n) {
+    xctx *x = userdata;
+    for (;;) {
+        if (cancelled(x)) {
+            archive_set_error(a, ECANCELED, "export cancelled");
+            return -1;
+        }
+        if (x->out_is_pipe) {
+            struct pollfd p = {.fd = x->outfd, .events = POLLOUT};
+            int r = poll(&p, 1, 200);
+            if (r == 0 || (r < 0 && errno == EINTR)) continue;
+            if (n > PIPE_BUF) n = PIPE_BUF;
+        }
+        ssize_t w = write(x->outfd, buf, n);
+        if (w >= 0) return w;
+        if (errno == EINTR) continue;
+        archive_set_error(a, errno, "%s", strerror(errno));
+        return -1;
+    }
+}
+
 static int open_writer(xctx *x, int outfd, wr_compression c) {
     if (!(x->a = archive_write_new())) return wr_sys(x->e, ENOMEM, "export");
     /* pax: long names, large files and nanosecond mtimes, readable by GNU tar. */
@@ -384,7 +418,11 @@ static int open_writer(xctx *x, int outfd, wr_compression c) {
     }
     archive_write_set_bytes_per_block(x->a, 64 * 1024);
     archive_write_set_bytes_in_last_block(x->a, 1);
-    if (archive_write_open_fd(x->a, outfd) < ARCHIVE_OK) return archive_failed(x, "output");
+    x->outfd = outfd;
+    struct stat st;
+    x->out_is_pipe = fstat(outfd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+    if (archive_write_open2(x->a, x, NULL, out_write, NULL, NULL) < ARCHIVE_OK)
+        return archive_failed(x, "output");
     return 0;
 }
 

@@ -65,6 +65,8 @@ int wr_cg1_tenant_remove(wr_cgroups *c, const char *tenant, wr_err *e);
 int wr_cg1_open_procs(wr_cgroups *c, const char *tenant, int fds[], size_t max, wr_err *e);
 
 /* cgroup-v2.c */
+/* Whether warren's own group can have memory, cpu and pids (cgroup.controllers). */
+bool wr_cg2_available(int own_fd);
 int wr_cg2_enable(wr_cgroups *c, wr_err *e);
 int wr_cg2_limit(int tenant_fd, const char *where, const wr_quota *q, wr_err *e);
 void wr_cg2_stats(int tenant_fd, bool controllers, wr_cgroup_stats *st);

@@ -2,9 +2,8 @@
  *
  * Freezing needs no controller (cgroup.freeze is in every non-root group),
  * so it is used on hybrid hosts too. Limits need the memory, cpu and pids
- * controllers switched on from warren's own group down: <own> and
- * <own>/warren each list them in cgroup.subtree_control, and every tenant's
- * group does, for its runs' groups.
+ * controllers switched on from warren's own group down to the tenants'
+ * groups: <own> and <own>/warren list them in cgroup.subtree_control.
  *
  * The kernel lets a group hand controllers to its children only while it has
  * no processes of its own ("no internal processes"). warren's own group has
@@ -66,6 +65,10 @@ static int leave_own(wr_cgroups *c, wr_err *e) {
     return 0;
 }
 
+bool wr_cg2_available(int own_fd) {
+    return lists_all(own_fd, "cgroup.controllers");
+}
+
 int wr_cg2_enable(wr_cgroups *c, wr_err *e) {
     if (c->v2_enabled) return 0;
     if (!lists_all(c->own_fd, "cgroup.subtree_control")) {
@@ -97,11 +100,10 @@ static int set(int fd, const char *where, const char *file, const char *value, w
 int wr_cg2_limit(int fd, const char *where, const wr_quota *q, wr_err *e) {
     char val[64];
     int r;
-    /* The tenant's runs are its children: they need the controllers too,
-     * for their own figures. */
-    if (!lists_all(fd, "cgroup.subtree_control") &&
-        (r = set(fd, where, "cgroup.subtree_control", CONTROLLERS, e)) < 0)
-        return r;
+    /* The controllers stop at the tenant's group: its runs' groups (below
+     * it) are limited as a whole by it, and a memory cgroup made and
+     * removed for every run would cost each run more than the rest of its
+     * cgroup work. */
     if (wr_quota_limited(q->memory))
         snprintf(val, sizeof val, "%lld", (long long)q->memory);
     else

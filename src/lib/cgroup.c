@@ -140,7 +140,7 @@ static int read_own_cgroup(char **ret, wr_err *e) {
          * manager) made for the no-internal-processes rule (cgroup-v2.c)
          * belongs to the group above it. */
         char *last = strrchr(s, '/');
-        if (last && last != s && streq(last + 1, "warren-supervisor")) *last = '\0';
+        if (last && streq(last + 1, "warren-supervisor")) last[last == s ? 1 : 0] = '\0';
         *ret = s;
         return 0;
     }
@@ -249,9 +249,7 @@ int wr_cgroups_open(wr_cgroups **ret, wr_err *e) {
 
     /* The limits' backend: the controllers in the cgroup2 hierarchy if
      * warren's group can have them, else the v1 hierarchies beside it. */
-    char ctrls[512];
-    if (wr_cg_read(c->own_fd, "cgroup.controllers", ctrls, sizeof ctrls) == 0 &&
-        strstr(ctrls, "memory") && strstr(ctrls, "pids") && strstr(ctrls, "cpu"))
+    if (wr_cg2_available(c->own_fd))
         c->backend = WR_CG_V2;
     else {
         r = wr_cg1_discover(c, e);
@@ -743,33 +741,11 @@ int wr_cgroup_tenant_limit(wr_cgroups *c, const char *tenant, const wr_quota *q,
     return 0;
 }
 
-bool wr_cgroups_attach_needed(const wr_cgroups *c) {
-    return c->backend == WR_CG_HYBRID;
-}
-
 int wr_cgroup_attach_fds(wr_cgroups *c, const char *tenant, int fds[], size_t max, wr_err *e) {
     if (c->backend != WR_CG_HYBRID) return 0;
     int r = check_name("tenant", tenant, e);
     if (r < 0) return r;
     return wr_cg1_open_procs(c, tenant, fds, max, e);
-}
-
-int wr_cgroup_run_attach(wr_cgroups *c, const char *tenant, const char *run, pid_t pid,
-                         wr_err *e) {
-    (void)run;
-    int fds[WR_V1_HIER_MAX];
-    int n = wr_cgroup_attach_fds(c, tenant, fds, ELEMENTSOF(fds), e);
-    if (n < 0) return n;
-    char val[32];
-    snprintf(val, sizeof val, "%d", (int)pid);
-    int r = 0;
-    for (int i = 0; i < n; i++) {
-        if (r == 0 && write(fds[i], val, strlen(val)) < 0)
-            r = wr_sys(e, errno, "moving process %d into tenant %s's v1 cgroups", (int)pid,
-                       tenant);
-        close(fds[i]);
-    }
-    return r;
 }
 
 int wr_cgroup_run_freeze(wr_cgroups *c, const char *tenant, const char *run, bool freeze,

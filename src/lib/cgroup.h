@@ -69,16 +69,12 @@ struct wr_quota;
  * the kernel refuses (memory below current use) fails naming the value. */
 int wr_cgroup_tenant_limit(wr_cgroups *c, const char *tenant, const struct wr_quota *q, bool force,
                            wr_err *e);
-/* v1 only: puts `pid` into the run's group of each v1 hierarchy. The child
- * must not run code of its own before this (spawn.c holds it on a pipe);
- * wr_cgroups_attach_needed says whether there is anything to do. */
-bool wr_cgroups_attach_needed(const wr_cgroups *c);
-/* Opens (close-on-exec, write-only) the cgroup.procs of the tenant's v1
- * groups into fds; returns how many (0 on a v2 host). A child writes "0"
- * into each to join them itself, before it can fork. */
+/* Hybrid hosts: opens (close-on-exec, write-only) the cgroup.procs of the
+ * tenant's v1 groups into fds and returns how many (0 on a v2 host). A run's
+ * child writes "0" into each to join them itself, before it can fork: the
+ * v1 hierarchies cannot be reached with CLONE_INTO_CGROUP. */
 int wr_cgroup_attach_fds(wr_cgroups *c, const char *tenant, int fds[], size_t max, wr_err *e);
 #define WR_CGROUP_ATTACH_MAX 4
-int wr_cgroup_run_attach(wr_cgroups *c, const char *tenant, const char *run, pid_t pid, wr_err *e);
 /* Freezes (or thaws) one run, or the whole tenant; waits until the kernel
  * says every process is frozen (cgroup.events "frozen 1"). */
 int wr_cgroup_run_freeze(wr_cgroups *c, const char *tenant, const char *run, bool freeze,

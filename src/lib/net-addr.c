@@ -127,9 +127,12 @@ const char *wr_net_mode_name(wr_net_mode m) {
 }
 
 int wr_net_mode_parse(const char *s, wr_net_mode *ret, wr_err *e) {
-    if (s && streq(s, "none")) *ret = WR_NET_NONE;
-    else if (s && streq(s, "nat")) *ret = WR_NET_NAT;
-    else return wr_invalid(e, "network mode '%.64s': expected 'none' or 'nat'", s ? s : "");
+    if (s && streq(s, "none"))
+        *ret = WR_NET_NONE;
+    else if (s && streq(s, "nat"))
+        *ret = WR_NET_NAT;
+    else
+        return wr_invalid(e, "network mode '%.64s': expected 'none' or 'nat'", s ? s : "");
     return 0;
 }
 
@@ -167,9 +170,14 @@ int wr_net_parse_rate(const char *s, uint64_t *ret_bps, wr_err *e) {
 }
 
 void wr_net_format_rate(uint64_t bps, char *buf, size_t n) {
-    if (bps == 0) snprintf(buf, n, "unlimited");
-    else if (bps % 1000000000 == 0) snprintf(buf, n, "%" PRIu64 "gbit", bps / 1000000000);
-    else if (bps % 1000000 == 0) snprintf(buf, n, "%" PRIu64 "mbit", bps / 1000000);
-    else if (bps % 1000 == 0) snprintf(buf, n, "%" PRIu64 "kbit", bps / 1000);
-    else snprintf(buf, n, "%" PRIu64 "bit", bps);
+    if (bps == 0)
+        snprintf(buf, n, "unlimited");
+    else if (bps % 1000000000 == 0)
+        snprintf(buf, n, "%" PRIu64 "gbit", bps / 1000000000);
+    else if (bps % 1000000 == 0)
+        snprintf(buf, n, "%" PRIu64 "mbit", bps / 1000000);
+    else if (bps % 1000 == 0)
+        snprintf(buf, n, "%" PRIu64 "kbit", bps / 1000);
+    else
+        snprintf(buf, n, "%" PRIu64 "bit", bps);
 }

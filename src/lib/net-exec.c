@@ -18,9 +18,18 @@ static int pair_argv(const char *op, const char *netns_path, const wr_net_pair *
     snprintf(len, sizeof len, "%u", p->prefix_len);
     snprintf(eg, sizeof eg, "%" PRIu64, p->egress_bps);
     snprintf(in, sizeof in, "%" PRIu64, p->ingress_bps);
-    char *argv[] = {"warren-full", "net",   "helper", (char *)op, (char *)netns_path,
-                    (char *)p->host_if,    host,    tenant,       len,
-                    eg,                    in,      NULL};
+    char *argv[] = {"warren-full",
+                    "net",
+                    "helper",
+                    (char *)op,
+                    (char *)netns_path,
+                    (char *)p->host_if,
+                    host,
+                    tenant,
+                    len,
+                    eg,
+                    in,
+                    NULL};
     return wr_full_run(argv, e);
 }
 

@@ -70,8 +70,8 @@ typedef struct wr_net_ruleset {
 char *wr_net_rules_text(const wr_net_ruleset *rs);
 /* Writes it to <state_dir>/net-rules.nft (0600, replaced by rename): what the
  * kernel is given, and what an administrator can read. */
-int wr_net_rules_write(const char *state_dir, const wr_net_ruleset *rs, char *ret_path,
-                       size_t n, wr_err *e);
+int wr_net_rules_write(const char *state_dir, const wr_net_ruleset *rs, char *ret_path, size_t n,
+                       wr_err *e);
 
 /* --- net-kstate.c: the kernel's network state, read without libnl or
  * libnftables (the light `warren` runs these on every run) ------------------- */

@@ -87,7 +87,8 @@ static struct nl_sock *route_socket(int netns_fd, wr_err *e) {
     int r = nl_connect(sk, NETLINK_ROUTE);
     back(self);
     if (r < 0) {
-        nl_fail(e, r, "cannot open a netlink socket%s: %s", netns_fd >= 0 ? " in a tenant's namespace" : "");
+        nl_fail(e, r, "cannot open a netlink socket%s: %s",
+                netns_fd >= 0 ? " in a tenant's namespace" : "");
         nl_socket_free(sk);
         return NULL;
     }
@@ -166,7 +167,8 @@ static int default_route(struct nl_sock *sk, int ifindex, uint32_t gateway, wr_e
         rtnl_route_nh_set_gateway(nh, gw);
         rtnl_route_add_nexthop(rt, nh); /* the route owns it now */
         r = rtnl_route_add(sk, rt, NLM_F_CREATE | NLM_F_REPLACE);
-        if (r < 0) r = nl_fail(e, r, "cannot route the tenant's traffic through %s: %s", "the host");
+        if (r < 0)
+            r = nl_fail(e, r, "cannot route the tenant's traffic through %s: %s", "the host");
     }
     if (dst) nl_addr_put(dst);
     if (gw) nl_addr_put(gw);
@@ -183,8 +185,8 @@ static int set_rate(struct nl_sock *sk, int ifindex, const char *ifname, uint64_
     if (bps == 0) {
         /* Back to the interface's default: delete ours, if it is there. */
         const char *kind = old ? rtnl_tc_get_kind(TC_CAST(old)) : NULL;
-        if (kind && streq(kind, "tbf") &&
-            (r = rtnl_qdisc_delete(sk, old)) < 0 && r != -NLE_OBJ_NOTFOUND)
+        if (kind && streq(kind, "tbf") && (r = rtnl_qdisc_delete(sk, old)) < 0 &&
+            r != -NLE_OBJ_NOTFOUND)
             r = nl_fail(e, r, "cannot remove the rate limit of %s: %s", ifname);
         else
             r = 0;

@@ -120,16 +120,15 @@ done:
     return buf;
 }
 
-int wr_net_rules_write(const char *state_dir, const wr_net_ruleset *rs, char *ret_path,
-                       size_t n, wr_err *e) {
+int wr_net_rules_write(const char *state_dir, const wr_net_ruleset *rs, char *ret_path, size_t n,
+                       wr_err *e) {
     _cleanup_free_ char *text = wr_net_rules_text(rs);
     if (!text) return wr_sys(e, ENOMEM, "nftables ruleset");
     char tmp[4200];
     if ((size_t)snprintf(ret_path, n, "%s/net-rules.nft", state_dir) >= n ||
         (size_t)snprintf(tmp, sizeof tmp, "%s/.net-rules.nft.tmp", state_dir) >= sizeof tmp)
         return wr_invalid(e, "state directory %.64s...: too long", state_dir);
-    _cleanup_close_ int fd =
-        open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) return wr_sys(e, errno, "cannot write %s", tmp);
     size_t len = strlen(text), done = 0;
     while (done < len) {

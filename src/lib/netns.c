@@ -29,7 +29,8 @@ static int entry_path(const char *state_dir, const char *username, char *out, si
     if (!*username || strchr(username, '/') || username[0] == '.')
         return wr_invalid(e, "account name '%s' cannot name a network namespace", username);
     if ((size_t)snprintf(out, n, "%s/netns/%s", state_dir, username) >= n)
-        return wr_invalid(e, "state directory %.64s...: too long for a network namespace path", state_dir);
+        return wr_invalid(e, "state directory %.64s...: too long for a network namespace path",
+                          state_dir);
     return 0;
 }
 

@@ -15,6 +15,7 @@
  * the archive; the staging directory replaces the home in one rename. */
 #pragma once
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -45,6 +46,9 @@ typedef struct wr_export_opts {
     wr_compression compression;
     wr_progress_fn progress; /* may be NULL */
     void *userdata;
+    /* If set and it becomes non-zero (a signal handler), the export stops,
+     * thaws the tenant and fails (kind busy). */
+    volatile sig_atomic_t *cancel;
 } wr_export_opts;
 
 typedef struct wr_archive_stats {

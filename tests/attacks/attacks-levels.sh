@@ -274,7 +274,11 @@ done
 # As in attacks-basic.sh: the bomb stops at RLIMIT_NPROC (2048 per UID), B
 # still runs, and the timeout ends every process. Each bomber is a tenant at
 # a random UID far above the others, so that RLIMIT_NPROC (host-wide per UID)
-# cannot starve a test running alongside.
+# cannot starve a test running alongside. The bomb forks subshells that
+# block reading a pipe nobody writes: fork without exec, the quickest way to
+# the limit on a loaded machine. bash retries a failed fork for a while and
+# then gives up; the run's program then becomes a sleep (exec, no fork), so
+# that only the timeout can end it.
 # (The second range lies above the first: the allocator never goes below
 # its high-water mark.)
 lo=$((70000 + RANDOM % 19000))
@@ -282,8 +286,9 @@ for L in container strong; do
   WARREN_UID_RANGE=$lo-$((lo + 50)) tenant "bomber-$L" Z
   lo=$((lo + 100))
   bomb_start=$(date +%s)
-  timeout 60 "$WARREN" run --level $L --timeout 15 "bomber-$L" \
-    --shell 'bash -c "while :; do sleep 600 & done" 2>/dev/null; exec sleep 600' >/dev/null 2>&1 &
+  timeout 90 "$WARREN" run --level $L --timeout 25 "bomber-$L" \
+    --shell 'bash -c "exec 3< <(exec sleep 600); while :; do (read -u 3) & done" 2>/dev/null; exec sleep 600' \
+    >/dev/null 2>&1 &
   bomb=$!
   peak=0 b_rc=none took=
   while kill -0 "$bomb" 2>/dev/null; do
@@ -295,7 +300,7 @@ for L in container strong; do
       b_rc=$rc
       took=$(python3 -c "import time; print(round(time.time() - $t0, 1))")
     fi
-    sleep 0.2
+    sleep 0.5
   done
   bomb_rc=0
   wait "$bomb" || bomb_rc=$?
@@ -306,7 +311,7 @@ for L in container strong; do
   ok "$L:   and stayed under RLIMIT_NPROC 2048 (peak $peak)" test "$peak" -le 2048
   ok "$L:   the timeout ended every process of the bomber's" test "$(ps -u "$Z_uid" --no-headers | wc -l)" -eq 0
   is "$L:   the bomb was ended by its --timeout (SIGKILL: 137)" "$bomb_rc" 137
-  ok "$L:   in time (took ${bomb_took}s)" test "$bomb_took" -ge 15 -a "$bomb_took" -lt 30
+  ok "$L:   in time (took ${bomb_took}s)" test "$bomb_took" -ge 25 -a "$bomb_took" -lt 45
 done
 
 done_testing

@@ -53,12 +53,18 @@ is "  every sample line is well formed" "$bad" 0
 # SIGTERM: stop accepting, let runs finish within the grace period, end the rest.
 api POST /v1/tenants/alice/runs '{"command":["sleep","0.5"],"level":"basic"}'; quick=$(echo "$body" | json 'd["id"]')
 api POST /v1/tenants/alice/runs '{"command":["sleep","60"],"level":"basic"}'; slow=$(echo "$body" | json 'd["id"]')
+python3 "$WARREN_SRC/tests/lib/wsclient.py" "${URL/http/ws}/v1/tenants/alice/runs/$slow/stream" "$ADMIN" >"$TEST_TMP/ws.out" 2>&1 &
+ws=$!
+for _ in $(seq 50); do grep -q '^# HTTP/1.1 101' "$TEST_TMP/ws.out" && break; sleep 0.1; done
 t0=$(date +%s.%N)
 kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID"; rc=$?; DAEMON_PID=
 t=$(echo "$(date +%s.%N) - $t0" | python3 -c 'print(round(eval(input())))')
 is "SIGTERM: a clean exit" "$rc" 0
 is "  after the grace period (2 s)" "$t" 2
 ok "  no sleep left" bash -c '! pgrep -x sleep'
+wait "$ws"
+is "  a live-output client saw the run end, killed, and a close" \
+  "$(grep '"event":"end"' "$TEST_TMP/ws.out" | json 'd["run"]["state"]') $(tail -1 "$TEST_TMP/ws.out")" "killed # close"
 
 WARREN_GRACE_SECONDS=2 start_daemon
 api GET /v1/tenants/alice/runs

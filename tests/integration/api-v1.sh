@@ -6,6 +6,7 @@ source "$WARREN_SRC/tests/lib/daemon.sh"
 trap stop_daemon EXIT
 WARREN_MAX_BODY=4096 WARREN_CREATE_RATE=1000 start_daemon
 code() { echo "$body" | json 'd["error"]["code"]'; }
+json_lines() { python3 -c "import json,sys; L=[json.loads(l) for l in sys.stdin if l.strip()]; print($1, end='')"; }
 
 api POST /v1/tenants '{"saas_user_id":"alice@example.com"}'
 is "create: 201" "$status" 201
@@ -106,8 +107,26 @@ is "a bad level: 400" "$status" 400
 api POST /v1/tenants/t1/runs '{"command":["true"],"cwd":"../../etc"}'
 like "a cwd outside the home is refused" "$status" '^4'
 
+# Live output over a WebSocket: what was written before, then each chunk, then the end.
+api POST /v1/tenants/t1/runs '{"shell":"echo early; sleep 1.5; for i in 1 2 3; do echo line$i; sleep 0.4; done; echo done >&2","level":"basic"}'
+run5=$(echo "$body" | json 'd["id"]')
+frames=$(python3 "$WARREN_SRC/tests/lib/wsclient.py" "${URL/http/ws}/v1/tenants/t1/runs/$run5/stream" "$ADMIN")
+is "stream: the WebSocket handshake" "$(echo "$frames" | grep -c '^# HTTP/1.1 101')" 1
+is "  stdout in order" "$(echo "$frames" | grep '^{' | json_lines '"".join(d.get("data","") for d in L if d.get("stream")=="stdout")')" \
+  "early
+line1
+line2
+line3"
+is "  stderr" "$(echo "$frames" | grep '^{' | json_lines '"".join(d.get("data","") for d in L if d.get("stream")=="stderr")')" "done"
+like "  live: the lines came as separate frames" "$(echo "$frames" | grep -c '"stream":"stdout","data":"line')" '^[2-9]$'
+is "  ends with the run's status, then a close" "$(echo "$frames" | grep '^{' | tail -1 | json 'd["event"], d["run"]["state"], d["run"]["exit_code"]')$(echo "$frames" | tail -1)" "end exited 0# close"
+frames=$(python3 "$WARREN_SRC/tests/lib/wsclient.py" "${URL/http/ws}/v1/tenants/t1/runs/$run5/stream" "$ADMIN")
+is "  a finished run: its output and end at once" "$(echo "$frames" | grep -c '"event":"end"')" 1
+api GET "/v1/tenants/t1/runs/$run5/stream"
+is "  without the upgrade: 400" "$status" 400
+
 api GET /v1/tenants/t1/runs
-is "list runs: the ones that started" "$(echo "$body" | json 'd["count"]')" 4
+is "list runs: the ones that started" "$(echo "$body" | json 'd["count"]')" 5
 api GET /v1/tenants/t1/runs/ffffffffffffffff
 is "an unknown run: 404" "$status" 404
 

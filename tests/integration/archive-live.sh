@@ -33,5 +33,27 @@ PY
 done
 before=$(wc -l < "$ha/sandboxes/log"); sleep 0.5; after=$(wc -l < "$ha/sandboxes/log")
 ok "the tenant runs on after the exports (thawed)" test "$after" -gt "$before"
-kill -TERM "$writer"; wait "$writer" 2>/dev/null
+
+# An export stopped midway (a reader that stalls, then a TERM) thaws the tenant.
+("$WARREN" export alice - 2>"$TEST_TMP/cancel.err" | sleep 30) &
+pipeline=$!
+for _ in $(seq 100); do exp=$(pgrep -f "^$WARREN export alice -") && break; sleep 0.05; done
+sleep 0.5
+frozen_log=$(wc -l < "$ha/sandboxes/log")
+sleep 0.3
+is "  while it waits on its reader, the tenant is frozen" "$(wc -l < "$ha/sandboxes/log")" "$frozen_log"
+kill -TERM "$exp"
+ok "  the export ends at once" timeout 5 tail --pid="$exp" -f /dev/null
+like "a TERM ends the export" "$(cat "$TEST_TMP/cancel.err")" "cancel|Interrupted"
+before=$(wc -l < "$ha/sandboxes/log"); sleep 0.5; after=$(wc -l < "$ha/sandboxes/log")
+ok "  and the tenant runs again" test "$after" -gt "$before"
+is "  no freeze marker left" "$(ls -A "$WARREN_STATE_DIR/imports" 2>/dev/null)" ""
+kill "$pipeline" 2>/dev/null; pkill -x sleep 2>/dev/null; wait "$pipeline" 2>/dev/null
+
+# Replacing the home of a running tenant: its runs end first.
+exits "import --replace while the tenant runs" 0 import alice "$TEST_TMP/live1.tar.zst" --replace
+ok "  the writer's run ended" timeout 10 tail --pid="$writer" -f /dev/null
+tree() { python3 "$WARREN_SRC/tests/lib/archive-tree.py" "$@"; }
+is "  the home is exactly the archive's" "$(tree "$ha")" "$(tree "$("$WB" user get t1 --json | json 'd["home_dir"]')")"
+kill -TERM "$writer" 2>/dev/null; wait "$writer" 2>/dev/null
 done_testing

@@ -21,6 +21,13 @@ for tool in ip nft nsenter python3; do
 done
 
 ip link set lo up
+# The kernel parts warren needs, tried in this namespace first.
+if ! { ip link add wrtest0 type veth peer name wrtest1 && ip link del wrtest0; } 2>/dev/null; then
+  echo "1..0 # SKIP this kernel cannot make veth pairs"; exit 0
+fi
+if ! { nft add table inet probe && nft delete table inet probe; } 2>/dev/null; then
+  echo "1..0 # SKIP this kernel has no nf_tables"; exit 0
+fi
 unshare --net -- sleep infinity &
 peer=$!
 trap 'kill $peer 2>/dev/null; wait $peer 2>/dev/null' EXIT
@@ -242,7 +249,9 @@ ok "  the table is back" nft list table inet warren
 
 # One tenant cannot fill the host's connection tracking table.
 net alice many 198.51.100.2 8080 40
-is "alice holds at most WARREN_NET_MAX_CONNS connections at once" "$(r 'd["connected"]')" 24
+# (24 unless a connection of an earlier check is still being torn down)
+held=$(r 'd["connected"]')
+ok "alice holds at most WARREN_NET_MAX_CONNS connections at once ($held of 40)" test "$held" -le 24 -a "$held" -ge 20
 net alice hello 198.51.100.2 8080
 is "  and connects again once they are closed" "$(r 'd["ok"]')" True
 

@@ -6,6 +6,7 @@ import base64, os, socket, struct, sys, urllib.parse
 
 url, token = sys.argv[1], sys.argv[2]
 u = urllib.parse.urlparse(url)
+print("# connecting", flush=True)
 s = socket.create_connection((u.hostname, u.port), timeout=20)
 key = base64.b64encode(os.urandom(16)).decode()
 path = u.path + ("?" + u.query if u.query else "")

@@ -23,9 +23,9 @@ static void rates(void **state) {
     static const struct {
         const char *in;
         uint64_t bps;
-    } ok[] = {{"10mbit", 10000000},  {"500kbit", 500000}, {"1gbit", 1000000000},
-              {"2500000", 2500000},  {"1.5mbit", 1500000}, {"0", 0},
-              {"unlimited", 0},      {"16gbit", 16000000000ull}, {"10Mbit", 10000000}};
+    } ok[] = {{"10mbit", 10000000}, {"500kbit", 500000},        {"1gbit", 1000000000},
+              {"2500000", 2500000}, {"1.5mbit", 1500000},       {"0", 0},
+              {"unlimited", 0},     {"16gbit", 16000000000ull}, {"10Mbit", 10000000}};
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
         uint64_t v = 1;
         wr_err e = WR_ERR_INIT;
@@ -34,7 +34,7 @@ static void rates(void **state) {
     }
     static const struct {
         const char *in, *needle;
-    } bad[] = {{"", "expected"},         {"fast", "expected"},     {"-1mbit", "expected"},
+    } bad[] = {{"", "expected"},           {"fast", "expected"},     {"-1mbit", "expected"},
                {"10mbps", "unknown unit"}, {"10MB", "unknown unit"}, {"17gbit", "at most 16gbit"},
                {"0.1bit", "at least"}};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -103,8 +103,10 @@ static void ranges(void **state) {
     assert_true(c.addr == 0x64400800u && c.len == 22);
     static const struct {
         const char *in, *needle;
-    } bad[] = {{"198.51.100.0/24", "must lie in"}, {"10.0.0.0/30", "/8 to a /28"},
-               {"0.0.0.0/0", "/8 to a /28"},       {"10.0.0.1/24", "host bits"}};
+    } bad[] = {{"198.51.100.0/24", "must lie in"},
+               {"10.0.0.0/30", "/8 to a /28"},
+               {"0.0.0.0/0", "/8 to a /28"},
+               {"10.0.0.1/24", "host bits"}};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         setenv("WARREN_NET_RANGE", bad[i].in, 1);
         wr_err e = WR_ERR_INIT;
@@ -168,7 +170,8 @@ static void ruleset_text(void **state) {
     t = wr_net_rules_text(&rs);
     assert_non_null(t);
     /* Atomic replacement: create-if-missing, delete, make, in one buffer. */
-    assert_true(strncmp(t, "table inet warren\ndelete table inet warren\ntable inet warren {", 60) == 0);
+    assert_true(
+        strncmp(t, "table inet warren\ndelete table inet warren\ntable inet warren {", 60) == 0);
     has(t, "\"wrn60001\" . 10.210.0.2, \"wrn60002\" . 10.210.0.6, \"wrn60003\" . 172.16.0.2");
     has(t, "elements = { 10.210.0.2, 10.210.0.6, 172.16.0.2 }");
     has(t, "0.0.0.0/8, 127.0.0.0/8, 169.254.0.0/16, 224.0.0.0/3, 10.210.0.0/16, 172.16.0.0/30, "

@@ -9,10 +9,12 @@
 
 # Modules the guest loads, in this order after their dependencies: the virtio
 # PCI transport, 9p over virtio (the host's root and the run directory),
-# overlayfs (the writable root), virtio-serial (CMD's output).
-GUEST_MODULES="virtio_pci 9pnet_virtio 9p overlay virtio_console"
+# overlayfs (the writable root), virtio-serial (CMD's output), virtio-blk (a
+# scratch disk, the block device io.max needs).
+GUEST_MODULES="virtio_pci 9pnet_virtio 9p overlay virtio_console virtio_blk"
 # Where those and their dependencies live in the package.
 GUEST_MODULE_DIRS="kernel/drivers/virtio kernel/drivers/char/virtio_console.ko
+  kernel/drivers/block/virtio_blk.ko
   kernel/net/9p kernel/fs/9p kernel/fs/netfs kernel/fs/fscache kernel/fs/overlayfs"
 
 _gk_say() { echo "run-in-guest: $*" >&2; }
@@ -53,6 +55,7 @@ _gk_fetch() {
     || { _gk_say "cannot find the kernel inside $(basename "$tmp"/x/boot/vmlinuz-*)"; rm -rf "$tmp"; return 1; }
   mv "$tmp"/x/lib/modules/* "$cache/kernel/modules"
   echo "$pkg" > "$cache/kernel/package"
+  echo "$GUEST_MODULE_DIRS" > "$cache/kernel/modules-list"
   rm -rf "$tmp"
 }
 
@@ -116,18 +119,32 @@ _gk_initramfs() {
   rm -rf "$tmp"
 }
 
+# guest_kernel_stale CACHE INIT: true when guest_kernel_prepare has work to do.
+guest_kernel_stale() {
+  local cache=$1 init=$2
+  [ ! -s "$cache/kernel/vmlinux" ] || [ ! -s "$cache/kernel/modules-list" ] \
+    || [ "$(cat "$cache/kernel/modules-list")" != "$GUEST_MODULE_DIRS" ] \
+    || [ ! -s "$cache/initramfs.cpio" ] || [ "$init" -nt "$cache/initramfs.cpio" ] \
+    || [ /bin/busybox -nt "$cache/initramfs.cpio" ] || [ "${BASH_SOURCE[0]}" -nt "$cache/initramfs.cpio" ]
+}
+
 guest_kernel_prepare() {
   local cache=$1 init=$2
-  if [ ! -s "$cache/kernel/vmlinux" ]; then
+  if [ ! -s "$cache/kernel/vmlinux" ] || [ ! -s "$cache/kernel/modules-list" ] \
+     || [ "$(cat "$cache/kernel/modules-list")" != "$GUEST_MODULE_DIRS" ]; then
     _gk_say "fetching the guest kernel into $cache"
     _gk_fetch "$cache" || return 1
     rm -f "$cache/initramfs.cpio"
   fi
-  if [ ! -s "$cache/initramfs.cpio" ] || [ "$init" -nt "$cache/initramfs.cpio" ] \
-     || [ /bin/busybox -nt "$cache/initramfs.cpio" ] || [ "${BASH_SOURCE[0]}" -nt "$cache/initramfs.cpio" ]; then
-    command -v busybox > /dev/null && [ -x /bin/busybox ] || { _gk_say "busybox is missing (tools/install-deps)"; return 1; }
+  if guest_kernel_stale "$cache" "$init"; then
+    [ -x /bin/busybox ] || { _gk_say "busybox is missing (tools/install-deps)"; return 1; }
     _gk_initramfs "$cache" "$init" || return 1
   fi
-  GUEST_VMLINUX=$cache/kernel/vmlinux
-  GUEST_INITRAMFS=$cache/initramfs.cpio
+  guest_kernel_paths "$cache"
+}
+
+# guest_kernel_paths CACHE: sets GUEST_VMLINUX and GUEST_INITRAMFS.
+guest_kernel_paths() {
+  GUEST_VMLINUX=$1/kernel/vmlinux
+  GUEST_INITRAMFS=$1/initramfs.cpio
 }

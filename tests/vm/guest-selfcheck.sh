@@ -83,6 +83,27 @@ in_cgroup "$cpu" timeout 1 sh -c 'while :; do :; done'
 throttled=$(awk '$1 == "nr_throttled" { print $2 }' "$cpu/cpu.stat")
 like "cpu.stat counts throttled periods ($throttled)" "$throttled" "^[1-9]"
 
+# io.max on the guest's scratch disk: 4 MiB of direct writes at 1 MiB/s take
+# seconds, and longer than the same writes unthrottled.
+disk=${WARREN_VM_SCRATCH_DISK:-/dev/vda}
+io=$root/io
+mkdir "$io"
+echo "+io" > "$root/cgroup.subtree_control"
+devno=$(cat "/sys/class/block/${disk##*/}/dev" 2>/dev/null)
+like "the scratch disk $disk is a block device ($devno)" "$devno" "^[0-9]+:[0-9]+$"
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+t0=$(ms)
+in_cgroup "$io" dd if=/dev/zero of="$disk" bs=256K count=16 oflag=direct status=none
+free_ms=$(( $(ms) - t0 ))
+echo "$devno wbps=1048576" > "$io/io.max"
+like "io.max reads back" "$(cat "$io/io.max")" "^$devno rbps=max wbps=1048576 "
+t0=$(ms)
+in_cgroup "$io" dd if=/dev/zero of="$disk" bs=256K count=16 oflag=direct status=none
+capped_ms=$(( $(ms) - t0 ))
+ok "4 MiB at wbps=1 MiB/s take >= 2.5 s (${capped_ms} ms; unthrottled ${free_ms} ms)" \
+  test "$capped_ms" -ge 2500 -a "$capped_ms" -gt "$free_ms"
+like "io.stat counts the written bytes" "$(cat "$io/io.stat")" "^$devno .*wbytes=[1-9]"
+
 # cgroup.freeze and cgroup.kill, the controller-less half of the v2 backend.
 fr=$root/freeze
 mkdir "$fr"
@@ -94,7 +115,7 @@ echo 1 > "$fr/cgroup.freeze"
 for _ in $(seq 50); do grep -q '^frozen 1' "$fr/cgroup.events" && break; sleep 0.1; done
 like "cgroup.freeze freezes the group" "$(cat "$fr/cgroup.events")" "frozen 1"
 echo 1 > "$fr/cgroup.kill"
-wait "$sleeper"
+wait "$sleeper" 2>/dev/null
 is "cgroup.kill ends a frozen group's process with SIGKILL" "$?" 137
 
 done_testing
