@@ -78,9 +78,10 @@ static void fill_random(char *b, size_t n) {
 
 /* Words with some variety: compresses about as well as real text. */
 static void fill_text(char *b, size_t n) {
-    static const char *const words[] = {"def ", "return ", "self", ".value", " = ", "import ",
-                                        "for ", "in ", "range(", "):\n", "    ", "if ", "else:\n",
-                                        "print(", "data", "[i]", " + ", "result", "\n", "# "};
+    static const char *const words[] = {"def ",    "return ", "self",    ".value", " = ",
+                                        "import ", "for ",    "in ",     "range(", "):\n",
+                                        "    ",    "if ",     "else:\n", "print(", "data",
+                                        "[i]",     " + ",     "result",  "\n",     "# "};
     size_t i = 0;
     while (i < n) {
         const char *w = words[next() % ELEMENTSOF_(words)];
@@ -136,8 +137,10 @@ static void build_tree(const char *root, size_t mb, uid_t uid) {
         size_t n = unit * 5;
         for (size_t off = 0; off < n; off += 4096) {
             size_t l = n - off < 4096 ? n - off : 4096;
-            if (next() % 2) fill_random(buf + off, l);
-            else memset(buf + off, (int)(next() & 0xff), l);
+            if (next() % 2)
+                fill_random(buf + off, l);
+            else
+                memset(buf + off, (int)(next() & 0xff), l);
         }
         snprintf(p, sizeof p, "%s/lib/lib%d.so", root, i);
         write_file(p, buf, n, uid);
@@ -179,9 +182,8 @@ static double run(char *const argv[], bool quiet) {
 
 enum { W_EXP_Z, T_EXP_Z, W_EXP_G, T_EXP_G, W_IMP_Z, T_IMP_Z, W_IMP_G, T_IMP_G, NCASES };
 static const char *const names[NCASES] = {
-    "warren export .tar.zst", "tar --zstd -cf",        "warren export .tar.gz",
-    "tar -czf",               "warren import .tar.zst", "tar --zstd -xf",
-    "warren import .tar.gz",  "tar -xzf",
+    "warren export .tar.zst", "tar --zstd -cf", "warren export .tar.gz", "tar -czf",
+    "warren import .tar.zst", "tar --zstd -xf", "warren import .tar.gz", "tar -xzf",
 };
 
 static double mbps(double secs) {
@@ -191,9 +193,12 @@ static double mbps(double secs) {
 int main(int argc, char **argv) {
     int runs = 3, mb = 200, o;
     while ((o = getopt(argc, argv, "w:r:s:")) != -1) {
-        if (o == 'w') warren_bin = optarg;
-        else if (o == 'r') runs = atoi(optarg);
-        else if (o == 's') mb = atoi(optarg);
+        if (o == 'w')
+            warren_bin = optarg;
+        else if (o == 'r')
+            runs = atoi(optarg);
+        else if (o == 's')
+            mb = atoi(optarg);
         else {
             fprintf(stderr, "usage: bench-archive [-w WARREN] [-r RUNS] [-s MB]\n");
             return 2;
@@ -209,7 +214,8 @@ int main(int argc, char **argv) {
     warren *w;
     wr_tenant t;
     if (wr_config_defaults(&cfg, &e) < 0 || wr_config_from_env(&cfg, &e) < 0 ||
-        wr_open(&cfg, &w, &e) < 0 || wr_tenant_get_or_create(w, "bench-archive", &t, NULL, &e) < 0) {
+        wr_open(&cfg, &w, &e) < 0 ||
+        wr_tenant_get_or_create(w, "bench-archive", &t, NULL, &e) < 0) {
         fprintf(stderr, "bench-archive: %s\n", e.msg);
         return 1;
     }
@@ -282,9 +288,10 @@ int main(int argc, char **argv) {
     for (int c = 0; c < NCASES; c += 2)
         printf("  %-22s %6.2fx  %s\n", names[c], med[c + 1] / med[c],
                med[c + 1] / med[c] >= 0.9 ? "PASS" : "MISS");
-    printf("goal export zstd >= 200 MB/s: %s (%.0f MB/s); import zstd >= 200 MB/s: %s (%.0f MB/s)\n",
-           mbps(med[W_EXP_Z]) >= 200 ? "PASS" : "MISS", mbps(med[W_EXP_Z]),
-           mbps(med[W_IMP_Z]) >= 200 ? "PASS" : "MISS", mbps(med[W_IMP_Z]));
+    printf(
+        "goal export zstd >= 200 MB/s: %s (%.0f MB/s); import zstd >= 200 MB/s: %s (%.0f MB/s)\n",
+        mbps(med[W_EXP_Z]) >= 200 ? "PASS" : "MISS", mbps(med[W_EXP_Z]),
+        mbps(med[W_IMP_Z]) >= 200 ? "PASS" : "MISS", mbps(med[W_IMP_Z]));
     run(rmx, true);
     for (int c = 0; c < NCASES; c++)
         free(v[c]);

@@ -60,6 +60,7 @@ typedef struct cli {
     const char *net_mode;
     /* export, import */
     bool force, replace;
+    const char *format; /* export: "zst" or "gz"; else by the name */
     const char *from;
     warren *w; /* opened by cli_open on first use */
 } cli;

@@ -1,4 +1,4 @@
-/* warren export TENANT FILE|- [--force] */
+/* warren export TENANT FILE|- [--force] [--format zst|gz] */
 #include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -16,14 +16,20 @@ static void on_signal(int sig) {
 
 int cmd_export(cli *c, char **args) {
     if (c->replace || c->from)
-        return cli_usage_error("'export' takes --force, not --replace or --from");
+        return cli_usage_error("'export' takes --force and --format, not --replace or --from");
+    if (c->format && !streq(c->format, "zst") && !streq(c->format, "gz"))
+        return cli_usage_error("export: --format %s: expected zst or gz", c->format);
     int rc = cli_open(c);
     if (rc) return rc;
     const char *tenant = args[0], *file = args[1];
     bool to_stdout = streq(file, "-");
     if (to_stdout && isatty(STDOUT_FILENO))
         return cli_usage_error("export: refusing to write an archive to a terminal");
-    wr_export_opts o = {.compression = to_stdout ? WR_COMPRESS_ZSTD : wr_compression_for_name(file),
+    /* --format wins; else the name says (.tar.gz, .tgz: gzip); stdout: zstd. */
+    wr_compression comp = c->format       ? (streq(c->format, "gz") ? WR_COMPRESS_GZIP : WR_COMPRESS_ZSTD)
+                          : to_stdout ? WR_COMPRESS_ZSTD
+                                      : wr_compression_for_name(file);
+    wr_export_opts o = {.compression = comp,
                         .progress = cli_progress_wanted() ? cli_progress : NULL};
     /* The tenant is frozen while the export runs: Ctrl-C, a TERM or a reader
      * that went away must end it through the thaw, not kill it midway. */
@@ -45,21 +51,20 @@ int cmd_export(cli *c, char **args) {
     }
     double secs = wr_now() - t0;
     if (c->json && !to_stdout) {
-        json_t *j = json_pack("{s:b,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:b,s:f}", "success", 1, "user_id",
-                              tenant, "file", file, "compression",
-                              o.compression == WR_COMPRESS_GZIP ? "gzip" : "zstd", "files",
-                              (json_int_t)st.files, "entries", (json_int_t)st.entries, "bytes",
-                              (json_int_t)st.bytes, "skipped", (json_int_t)st.skipped, "frozen",
-                              st.frozen, "seconds", secs);
+        json_t *j = json_pack(
+            "{s:b,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:b,s:f}", "success", 1, "user_id", tenant, "file",
+            file, "compression", o.compression == WR_COMPRESS_GZIP ? "gzip" : "zstd", "files",
+            (json_int_t)st.files, "entries", (json_int_t)st.entries, "bytes", (json_int_t)st.bytes,
+            "skipped", (json_int_t)st.skipped, "frozen", st.frozen, "seconds", secs);
         print_json(j);
     } else {
-        fprintf(to_stdout ? stderr : stdout,
-                "exported %s: %llu files, %.1f MB in %.2f s%s%s%s\n", tenant,
-                (unsigned long long)st.files, size_mb(st.bytes), secs,
+        fprintf(to_stdout ? stderr : stdout, "exported %s: %llu files, %.1f MB in %.2f s%s%s%s\n",
+                tenant, (unsigned long long)st.files, size_mb(st.bytes), secs,
                 st.frozen ? " (runs frozen during the copy)" : " (not frozen: no cgroup2)",
                 to_stdout ? "" : " -> ", to_stdout ? "" : file);
         if (st.skipped)
-            fprintf(stderr, "warren: %llu entries were not archived (sockets, fifos, mount points, or "
+            fprintf(stderr,
+                    "warren: %llu entries were not archived (sockets, fifos, mount points, or "
                     "not owned by the tenant)\n",
                     (unsigned long long)st.skipped);
     }

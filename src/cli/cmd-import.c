@@ -58,13 +58,12 @@ int cmd_import(cli *c, char **args) {
     if (r < 0) return cli_fail(c, &e);
     double secs = wr_now() - t0;
     if (c->json) {
-        json_t *j = json_pack("{s:b,s:s,s:o,s:b,s:s,s:s,s:b,s:I,s:I,s:I,s:I,s:f}", "success", 1,
-                              "user_id", tenant, "user", tenant_json(&res.tenant), "created",
-                              res.created, "format", res.format, "source", res.source,
-                              "verified", res.verified, "files", (json_int_t)res.stats.files,
-                              "entries", (json_int_t)res.stats.entries, "bytes",
-                              (json_int_t)res.stats.bytes, "setid_bits_dropped",
-                              (json_int_t)res.stats.neutralised, "seconds", secs);
+        json_t *j = json_pack(
+            "{s:b,s:s,s:o,s:b,s:s,s:s,s:b,s:I,s:I,s:I,s:I,s:f}", "success", 1, "user_id", tenant,
+            "user", tenant_json(&res.tenant), "created", res.created, "format", res.format,
+            "source", res.source, "verified", res.verified, "files", (json_int_t)res.stats.files,
+            "entries", (json_int_t)res.stats.entries, "bytes", (json_int_t)res.stats.bytes,
+            "setid_bits_dropped", (json_int_t)res.stats.neutralised, "seconds", secs);
         print_json(j);
     } else {
         printf("imported %s archive into %s%s: %llu files, %.1f MB in %.2f s%s\n", res.format,

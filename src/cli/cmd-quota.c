@@ -34,7 +34,8 @@ static void print_quota(const wr_quota *own, const wr_quota *eff) {
     do {                                                                                           \
         fmt(own ? own->f : eff->f, a, sizeof a);                                                   \
         if (own) fmt(eff->f, b, sizeof b);                                                         \
-        print_row(label, a, own ? (eff->f < 0 ? "max" : b) : "");                                  \
+        /* unset everywhere: no limit (the weight: the even share) */                           \
+        print_row(label, a, !own ? "" : eff->f >= 0 ? b : streq(label, "cpu-weight") ? "100" : "max"); \
     } while (0)
     ROW("memory", wr_quota_format_size, memory);
     ROW("cpu", wr_quota_format_cpu, cpu_milli);

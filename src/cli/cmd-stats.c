@@ -34,20 +34,28 @@ static json_t *usage_json(const wr_usage *u) {
         (json_int_t)u->refused_syscalls);
 }
 
+/* A quota for the text view: its value, or "none". */
+static void lim_text(void (*fmt)(int64_t, char *, size_t), int64_t v, char *buf, size_t n) {
+    if (wr_quota_limited(v))
+        fmt(v, buf, n);
+    else
+        snprintf(buf, n, "none");
+}
+
 static void print_usage_text(const wr_usage *u) {
     char lim[32];
     printf("tenant      %s (%s)\nhealth      %s%s\nruns        %u\n", u->tenant.saas_user_id,
            u->tenant.linux_username, u->health, u->frozen ? " (frozen)" : "", u->runs);
-    wr_quota_format_size(u->quota.memory, lim, sizeof lim);
+    lim_text(wr_quota_format_size, u->quota.memory, lim, sizeof lim);
     printf("memory      %.1f MiB now, %.1f MiB peak (quota %s)\n", size_mb(u->memory_current),
            size_mb(u->memory_peak), lim);
-    wr_quota_format_cpu(u->quota.cpu_milli, lim, sizeof lim);
-    printf("cpu         %.2f s, throttled %.2f s (quota %s cores)\n", u->cpu_seconds,
-           u->throttled_seconds, lim);
-    wr_quota_format_size(u->quota.pids, lim, sizeof lim);
+    lim_text(wr_quota_format_cpu, u->quota.cpu_milli, lim, sizeof lim);
+    printf("cpu         %.2f s, throttled %.2f s (quota %s%s)\n", u->cpu_seconds,
+           u->throttled_seconds, lim, wr_quota_limited(u->quota.cpu_milli) ? " cores" : "");
+    lim_text(wr_quota_format_size, u->quota.pids, lim, sizeof lim);
     printf("processes   %llu now, %llu peak (quota %s)\n", (unsigned long long)u->pids_current,
            (unsigned long long)u->pids_peak, lim);
-    wr_quota_format_size(u->quota.storage, lim, sizeof lim);
+    lim_text(wr_quota_format_size, u->quota.storage, lim, sizeof lim);
     printf("storage     %.1f MiB (quota %s)\n", size_mb(u->storage_bytes), lim);
     printf("network     %llu bytes in, %llu bytes out\n", (unsigned long long)u->net_rx_bytes,
            (unsigned long long)u->net_tx_bytes);

@@ -130,7 +130,8 @@ const command cli_commands[] = {
      FULL(cmd_net_helper)},
     {"export", "TENANT FILE|-", 2, OPT_ARCHIVE, "write a tenant's whole home to an archive",
      "Writes the home (every sandbox) to FILE as .tar.zst, or .tar.gz if FILE ends in .tar.gz\n"
-     "or .tgz; '-' streams zstd to stdout. The tenant's runs are frozen for the copy, so the\n"
+     "or .tgz; '-' streams zstd to stdout. --format zst|gz chooses instead of the name. The\n"
+     "tenant's runs are frozen for the copy, so the\n"
      "archive is one instant of the home. A manifest inside names the tenant and holds each\n"
      "file's size and sha256. An existing FILE is refused unless --force; a failed export\n"
      "leaves no file. A progress bar shows on a terminal (docs/ARCHIVES.md).",
@@ -232,6 +233,7 @@ enum {
     O_BENCH_FLOOR,
     O_NET_MODE,
     O_FORCE,
+    O_FORMAT,
     O_REPLACE,
     O_FROM,
     O_QUOTA_FIRST, /* one value per quota option, in quota_options' order */
@@ -268,6 +270,7 @@ static const struct option options[] = {
     {"bench-floor", no_argument, NULL, O_BENCH_FLOOR},
     {"mode", required_argument, NULL, O_NET_MODE},
     {"force", no_argument, NULL, O_FORCE},
+    {"format", required_argument, NULL, O_FORMAT},
     {"replace", no_argument, NULL, O_REPLACE},
     {"from", required_argument, NULL, O_FROM},
     {"memory", required_argument, NULL, O_QUOTA_FIRST + 0},
@@ -384,6 +387,10 @@ int main(int argc, char **argv) {
             break;
         case O_FORCE:
             c.force = true;
+            used_opts |= OPT_ARCHIVE;
+            break;
+        case O_FORMAT:
+            c.format = optarg;
             used_opts |= OPT_ARCHIVE;
             break;
         case O_REPLACE:

@@ -38,9 +38,9 @@ void cli_progress(const wr_progress *p, void *userdata) {
             bar[i] = i < fill ? '#' : '.';
         bar[20] = '\0';
     }
-    fprintf(stderr, "\r\033[K%8llu files  %10s  %10s/s%s%s%s%s%.0d%s",
-            (unsigned long long)p->files, done, rate, eta, pct >= 0 ? "  [" : "", bar,
-            pct >= 0 ? "] " : "", pct >= 0 ? pct : 0, pct >= 0 ? "%" : "");
+    fprintf(stderr, "\r\033[K%8llu files  %10s  %10s/s%s%s%s%s%.0d%s", (unsigned long long)p->files,
+            done, rate, eta, pct >= 0 ? "  [" : "", bar, pct >= 0 ? "] " : "", pct >= 0 ? pct : 0,
+            pct >= 0 ? "%" : "");
     if (p->done) fputc('\n', stderr);
     fflush(stderr);
 }

@@ -157,9 +157,15 @@ int h_export(dreq *r) {
     wr_err e = WR_ERR_INIT;
     wr_tenant t;
     if (wr_tenant_get(srv_warren(r->s), r->params[0], &t, &e) < 0) return reply_wr_err(r, &e);
+    /* zst (default) or gz: pactown's archives are .tar.gz. */
+    const char *format = req_query(r, "format");
+    if (!format) format = "zst";
+    bool gz = streq(format, "gz");
+    if (!gz && !streq(format, "zst"))
+        return reply_error(r, 400, "invalid", "format %s: expected zst or gz", format);
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0) return reply_error(r, 500, "system", "pipe: %s", strerror(errno));
-    char *argv[] = {NULL, "export", r->params[0], "-", NULL};
+    char *argv[] = {NULL, "export", r->params[0], "-", "--format", gz ? "gz" : "zst", NULL};
     pid_t pid;
     int q = helper(argv, -1, p[1], &pid, &e);
     close(p[1]);
@@ -185,8 +191,9 @@ int h_export(dreq *r) {
         return MHD_NO;
     }
     char disp[128];
-    snprintf(disp, sizeof disp, "attachment; filename=\"%s.tar.zst\"", t.linux_username);
-    MHD_add_response_header(resp, "Content-Type", "application/zstd");
+    snprintf(disp, sizeof disp, "attachment; filename=\"%s.tar.%s\"", t.linux_username,
+             gz ? "gz" : "zst");
+    MHD_add_response_header(resp, "Content-Type", gz ? "application/gzip" : "application/zstd");
     MHD_add_response_header(resp, "Content-Disposition", disp);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     r->status = 200;

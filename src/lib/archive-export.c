@@ -29,6 +29,7 @@
 
 #include "archive-internal.h"
 #include "warren-archive.h"
+#include "audit.h"
 #include "cgroup.h"
 #include "du.h"
 #include "home.h"
@@ -337,8 +338,8 @@ static int export_entry(xctx *x, int dirfd, const char *name, unsigned depth) {
 
 static int export_dir(xctx *x, int fd, const struct stat *st, unsigned depth) {
     if (depth > MAX_DEPTH)
-        return wr_fail(x->e, WR_ERR_LIMIT, ELOOP, "export: %s is nested deeper than %d",
-                       x->path, MAX_DEPTH);
+        return wr_fail(x->e, WR_ERR_LIMIT, ELOOP, "export: %s is nested deeper than %d", x->path,
+                       MAX_DEPTH);
     entry_from_stat(x, st, AE_IFDIR);
     int r = write_header(x);
     if (r < 0) return r;
@@ -372,10 +373,11 @@ static int write_member(xctx *x, const char *name, const char *data, size_t len,
     return 0;
 }
 
-/* As archive_write_open_fd, except that a cancel (a signal, which any of
- * libzstd's threads may take) also ends a write to a pipe whose reader
- * stalls: such writes wait in poll with a timeout, then write at most
- * PIPE_BUF bytes, which never blocks once poll said the pipe has room. */
+/* As archive_write_open_fd, except that a cancel (a signal) also ends a
+ * write to a pipe whose reader stalls, where libarchive's own writer would
+ * retry after EINTR and block again: such writes wait in poll with a
+ * timeout, then write at most PIPE_BUF bytes, which never blocks once poll
+ * said the pipe has room. */
 static la_ssize_t out_write(struct archive *a, void *userdata, const void *buf, size_t n) {
     xctx *x = userdata;
     for (;;) {
@@ -408,13 +410,6 @@ static int open_writer(xctx *x, int outfd, wr_compression c) {
         if (archive_write_add_filter_gzip(x->a) < ARCHIVE_OK) return archive_failed(x, "gzip");
     } else {
         if (archive_write_add_filter_zstd(x->a) < ARCHIVE_OK) return archive_failed(x, "zstd");
-        /* Compression in libzstd's worker threads while this one reads and
-         * hashes: what `tar --zstd` gets from its separate zstd process.
-         * An older libarchive without the option compresses in line. */
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        char threads[16];
-        snprintf(threads, sizeof threads, "%ld", n > 1 ? (n < 8 ? n : 8) : 1);
-        if (n > 1) (void)archive_write_set_filter_option(x->a, "zstd", "threads", threads);
     }
     archive_write_set_bytes_per_block(x->a, 64 * 1024);
     archive_write_set_bytes_in_last_block(x->a, 1);
@@ -459,8 +454,8 @@ static void xctx_free(xctx *x) {
     free_names(x->links.paths, x->links.n);
 }
 
-static int export_home(warren *w, const wr_tenant *t, int home, int outfd,
-                       const wr_export_opts *o, xctx *x, wr_err *e) {
+static int export_home(warren *w, const wr_tenant *t, int home, int outfd, const wr_export_opts *o,
+                       xctx *x, wr_err *e) {
     struct stat st;
     if (fstat(home, &st) < 0) return wr_sys(e, errno, "export: cannot inspect the home");
     x->dev = st.st_dev;
@@ -497,8 +492,7 @@ static int export_home(warren *w, const wr_tenant *t, int home, int outfd,
     if (r < 0) return r;
     _cleanup_free_ char *head = wr_archive_header_json(&id);
     if (!head) return wr_sys(e, ENOMEM, "export");
-    if ((r = write_member(x, WR_ARCHIVE_HEADER, head, strlen(head), x->uid, x->gid)) < 0)
-        return r;
+    if ((r = write_member(x, WR_ARCHIVE_HEADER, head, strlen(head), x->uid, x->gid)) < 0) return r;
     wr_manifest_begin(&x->man, &id);
     if ((r = export_dir(x, home, &st, 0)) < 0) return r;
     if (wr_manifest_end(&x->man) < 0) return wr_sys(e, ENOMEM, "export: manifest");
@@ -534,6 +528,13 @@ int wr_tenant_export(warren *w, const char *tenant, int outfd, const wr_export_o
         if (r >= 0) r = q;
     }
     x.st.frozen = frozen > 0;
+    if (r >= 0) {
+        char detail[160];
+        snprintf(detail, sizeof detail, "{\"files\":%llu,\"bytes\":%llu,\"frozen\":%s}",
+                 (unsigned long long)x.st.files, (unsigned long long)x.st.bytes,
+                 x.st.frozen ? "true" : "false");
+        wr_audit_note(w, "export", t.saas_user_id, detail);
+    }
     if (r >= 0 && ret) *ret = x.st;
     xctx_free(&x);
     return r;
@@ -550,8 +551,10 @@ int wr_tenant_export_file(warren *w, const char *tenant, const char *path, bool 
     const char *base = slash ? slash + 1 : dir;
     if (!base[0] || streq(base, ".") || streq(base, ".."))
         return wr_invalid(e, "export: '%s' does not name a file", path);
-    if (slash == dir) dir[1] = '\0', base = path + 1;
-    else if (slash) *slash = '\0';
+    if (slash == dir)
+        dir[1] = '\0', base = path + 1;
+    else if (slash)
+        *slash = '\0';
     _cleanup_close_ int dfd = open(slash ? dir : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) return wr_sys(e, errno, "export: cannot open the directory of %s", path);
     struct stat st;
@@ -589,8 +592,9 @@ int wr_tenant_export_file(warren *w, const char *tenant, const char *path, bool 
         }
         if (r < 0) {
             int errnum = errno;
-            r = errnum == EEXIST ? wr_exists(e, "%s appeared meanwhile; --force overwrites it", path)
-                                 : wr_sys(e, errnum, "export: cannot create %s", path);
+            r = errnum == EEXIST
+                    ? wr_exists(e, "%s appeared meanwhile; --force overwrites it", path)
+                    : wr_sys(e, errnum, "export: cannot create %s", path);
         }
     }
     if (r < 0 && tmp[0]) (void)unlinkat(dfd, tmp, 0);

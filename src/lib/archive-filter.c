@@ -115,11 +115,16 @@ mine:
 
 static const char *type_name(mode_t t) {
     switch (t) {
-    case AE_IFCHR: return "a character device";
-    case AE_IFBLK: return "a block device";
-    case AE_IFIFO: return "a fifo";
-    case AE_IFSOCK: return "a socket";
-    default: return "of an unknown type";
+    case AE_IFCHR:
+        return "a character device";
+    case AE_IFBLK:
+        return "a block device";
+    case AE_IFIFO:
+        return "a fifo";
+    case AE_IFSOCK:
+        return "a socket";
+    default:
+        return "of an unknown type";
     }
 }
 
@@ -149,8 +154,9 @@ static int check_xattrs(struct archive_entry *en, const char *name, wr_err *e) {
     archive_entry_xattr_reset(en);
     while (archive_entry_xattr_next(en, &xn, &v, &sz) == ARCHIVE_OK)
         if (xn && strstr(xn, "security.capability"))
-            return wr_invalid(e, "archive member %s carries file capabilities (xattr %s); "
-                                 "refused",
+            return wr_invalid(e,
+                              "archive member %s carries file capabilities (xattr %s); "
+                              "refused",
                               name, xn);
     /* Other extended attributes and ACLs are not carried over. */
     archive_entry_xattr_clear(en);
@@ -158,8 +164,7 @@ static int check_xattrs(struct archive_entry *en, const char *name, wr_err *e) {
     return 0;
 }
 
-static int add_path(wr_filter *f, const char *rel, wr_path_type type, const char *name,
-                    wr_err *e) {
+static int add_path(wr_filter *f, const char *rel, wr_path_type type, const char *name, wr_err *e) {
     wr_path_info info = {.type = type};
     int r = wr_pathset_add(f->paths, rel, &info);
     if (r == -EEXIST) return wr_invalid(e, "archive holds %s twice; refused", name);
@@ -171,8 +176,8 @@ static int check_hardlink(wr_filter *f, struct archive_entry *en, const char *na
     const char *target = archive_entry_hardlink(en);
     char norm[4096];
     if (wr_member_path_normalise(target, norm, sizeof norm) < 0)
-        return wr_invalid(e, "archive member %s is a hard link to '%s', outside the archive",
-                          name, target);
+        return wr_invalid(e, "archive member %s is a hard link to '%s', outside the archive", name,
+                          target);
     size_t tl = strlen(f->top);
     if (strncmp(norm, f->top, tl) || norm[tl] != '/')
         return wr_invalid(e, "archive member %s is a hard link to '%s', outside the home", name,
@@ -211,8 +216,10 @@ int wr_filter_member(wr_filter *f, struct archive_entry *en, wr_member *ret, wr_
                 return wr_invalid(e, "archive holds %s twice; refused", name);
             if (manifest && !f->top_seen)
                 return wr_invalid(e, "archive has its manifest before the home");
-            if (header) f->header_seen = true;
-            else f->manifest_seen = true;
+            if (header)
+                f->header_seen = true;
+            else
+                f->manifest_seen = true;
             *ret = header ? WR_MEMBER_HEADER : WR_MEMBER_MANIFEST;
             return 0;
         }
@@ -222,8 +229,8 @@ int wr_filter_member(wr_filter *f, struct archive_entry *en, wr_member *ret, wr_
     /* Everything else lies in the one top directory. */
     size_t tl = strlen(f->top);
     if (strncmp(norm, f->top, tl) || (norm[tl] && norm[tl] != '/'))
-        return wr_invalid(e, "archive member %s is outside the archive's top directory %s/",
-                          name, f->top);
+        return wr_invalid(e, "archive member %s is outside the archive's top directory %s/", name,
+                          f->top);
     const char *rel = norm[tl] ? norm + tl + 1 : "";
 
     /* One owner: the account the archive was made from. */
@@ -265,8 +272,7 @@ int wr_filter_member(wr_filter *f, struct archive_entry *en, wr_member *ret, wr_
         pt = WR_PATH_HARDLINK;
     } else if (type == AE_IFREG) {
         pt = WR_PATH_FILE;
-        if (archive_entry_size(en) < 0)
-            return wr_invalid(e, "archive member %s has no size", name);
+        if (archive_entry_size(en) < 0) return wr_invalid(e, "archive member %s has no size", name);
         f->bytes += (uint64_t)archive_entry_size(en);
         if (f->limit_bytes && f->bytes > f->limit_bytes)
             return wr_fail(e, WR_ERR_LIMIT, EDQUOT,
@@ -280,8 +286,9 @@ int wr_filter_member(wr_filter *f, struct archive_entry *en, wr_member *ret, wr_
             return wr_invalid(e, "archive member %s is a symlink without a target", name);
         pt = WR_PATH_SYMLINK;
     } else {
-        return wr_invalid(e, "archive member %s is %s; only files, directories and links are "
-                             "imported",
+        return wr_invalid(e,
+                          "archive member %s is %s; only files, directories and links are "
+                          "imported",
                           name, type_name(type));
     }
     if (f->limit_files && ++f->files > f->limit_files)

@@ -18,7 +18,7 @@
  * old home (now under the staging name). A SIGKILL before the exchange leaves
  * the old home, after it the new one; the staging directory left behind has
  * a marker whose lock died with the process, and the next warren removes it
- * (wr_import_clean_staging, run by wr_open). */
+ * (wr_import_clean_staging in archive-markers.c, run by wr_open). */
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
@@ -52,110 +52,21 @@
 #include "naming.h"
 #include "proc.h"
 #include "quota.h"
+#include "userns.h"
 #include "util.h"
 #include "warren-internal.h"
 
-#define MARKERS_DIR "imports"
-#define STAGE_PREFIX ".import-"
 #define MANIFEST_MAX (1ull << 30)
 #define READ_BLOCK (256 * 1024)
-
-/* --- markers ------------------------------------------------------------------ */
-
-static int markers_open(warren *w, bool create, wr_err *e) {
-    char p[WR_BASE_MAX + 16];
-    snprintf(p, sizeof p, "%s/" MARKERS_DIR, w->cfg.state_dir);
-    if (create && mkdir(p, 0700) < 0 && errno != EEXIST)
-        return wr_sys(e, errno, "cannot create %s", p);
-    int fd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0 && (create || errno != ENOENT)) return wr_sys(e, errno, "cannot open %s", p);
-    return fd < 0 ? -ENOENT : fd;
-}
-
-int wr_archive_marker(warren *w, const char *kind, const char *name, int *ret_fd, wr_err *e) {
-    char n[NAME_MAX + 1];
-    if ((size_t)snprintf(n, sizeof n, "%s%s", kind, name) >= sizeof n)
-        return wr_invalid(e, "marker name %s%s too long", kind, name);
-    _cleanup_close_ int dfd = markers_open(w, true, e);
-    if (dfd < 0) return dfd;
-    _cleanup_close_ int fd = openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd < 0) return wr_sys(e, errno, "cannot create a marker in %s/imports", w->cfg.state_dir);
-    if (flock(fd, LOCK_EX) < 0) return wr_sys(e, errno, "cannot lock a marker");
-    char proc[64];
-    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-    for (int i = 0; i < 4; i++) {
-        if (linkat(AT_FDCWD, proc, dfd, n, AT_SYMLINK_FOLLOW) == 0) {
-            *ret_fd = TAKE_FD(fd);
-            return 0;
-        }
-        if (errno != EEXIST) break;
-        /* One left by a process that died can go; a live one means another
-         * export or import of the same tenant is running. */
-        _cleanup_close_ int old = openat(dfd, n, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        if (old >= 0 && flock(old, LOCK_EX | LOCK_NB) < 0)
-            return wr_fail(e, WR_ERR_BUSY, EBUSY,
-                           "another export or import of account %s is running", name);
-        (void)unlinkat(dfd, n, 0);
-    }
-    return wr_sys(e, errno, "cannot create marker %s/imports/%s", w->cfg.state_dir, n);
-}
-
-void wr_archive_marker_drop(warren *w, const char *kind, const char *name, int *fd) {
-    if (*fd < 0) return;
-    char n[NAME_MAX + 1];
-    snprintf(n, sizeof n, "%s%s", kind, name);
-    _cleanup_close_ int dfd = markers_open(w, false, NULL);
-    if (dfd >= 0) (void)unlinkat(dfd, n, 0);
-    closep(fd);
-    *fd = -1;
-}
-
-/* A stale marker's work: remove its staging directory, or thaw its tenant. */
-static int recover(warren *w, const char *marker, wr_err *e) {
-    if (!strncmp(marker, "stage", 5)) {
-        const char *stage = marker + 5;
-        if (strncmp(stage, STAGE_PREFIX, strlen(STAGE_PREFIX)) || strchr(stage, '/')) return 0;
-        return wr_remove_tree(w->basefd, stage, e);
-    }
-    if (!strncmp(marker, "freeze-", 7)) {
-        if (wr_ensure_cgroups(w, NULL) < 0) return 0;
-        wr_tenant t = {0};
-        if (strscpy(t.linux_username, sizeof t.linux_username, marker + 7) < 0) return 0;
-        return wr_cgroup_tenant_freeze(w, &t, false, e);
-    }
-    return 0;
-}
-
-int wr_import_clean_staging(warren *w, wr_err *e) {
-    int dfd = markers_open(w, false, e);
-    if (dfd == -ENOENT) return 0;
-    if (dfd < 0) return dfd;
-    DIR *d = fdopendir(dfd);
-    if (!d) {
-        close(dfd);
-        return wr_sys(e, errno, "cannot read %s/imports", w->cfg.state_dir);
-    }
-    int r = 0, n = 0;
-    for (struct dirent *de; r >= 0 && (de = readdir(d));) {
-        if (de->d_name[0] == '.') continue;
-        _cleanup_close_ int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        /* Locked: its process is alive and at work. */
-        if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) continue;
-        if ((r = recover(w, de->d_name, e)) >= 0) {
-            (void)unlinkat(dirfd(d), de->d_name, 0);
-            n++;
-        }
-    }
-    closedir(d);
-    return r < 0 ? r : n;
-}
 
 /* --- the extracting child ------------------------------------------------------ */
 
 typedef struct ictx {
     const char *tenant, *from;
     const wr_import_opts *o;
-    bool jail; /* root mode: mount namespace, pivot_root, the tenant's uid */
+    bool jail;   /* root mode: mount namespace, pivot_root, the tenant's uid */
+    bool userns; /* non-root mode: the same jail inside a user namespace of one uid */
+    wr_userns maps;
     uid_t uid;
     gid_t gid;
     pid_t parent;
@@ -181,24 +92,29 @@ typedef struct result {
 
 static int jail(ictx *c, wr_err *e) {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != c->parent) _exit(1);
-    if (c->jail) {
+    if (c->jail || c->userns) {
+        /* Without root, a user namespace where the caller maps only itself
+         * makes the mount namespace possible (as bubblewrap does). */
+        int r;
+        if (c->userns && (unshare(CLONE_NEWUSER) < 0 || (r = wr_userns_enter(&c->maps)) < 0))
+            return wr_sys(e, errno, "import: cannot make a user namespace");
         if (unshare(CLONE_NEWNS) < 0)
             return wr_sys(e, errno, "import: cannot make a private mount namespace");
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
             return wr_sys(e, errno, "import: cannot make mounts private");
+        /* nosuid, nodev, noexec in root mode; a user namespace could not
+         * change the mount's locked flags, and gains nothing from them. */
         if (mount(c->stage_path, c->stage_path, NULL, MS_BIND, NULL) < 0 ||
-            mount(NULL, c->stage_path, NULL,
-                  MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-            return wr_sys(e, errno, "import: cannot mount the staging directory %s",
-                          c->stage_path);
+            (c->jail && mount(NULL, c->stage_path, NULL,
+                              MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0))
+            return wr_sys(e, errno, "import: cannot mount the staging directory %s", c->stage_path);
         struct stat a, b;
         if (chdir(c->stage_path) < 0 || stat(".", &a) < 0 || fstat(c->stagefd, &b) < 0)
             return wr_sys(e, errno, "import: cannot enter %s", c->stage_path);
         if (a.st_dev != b.st_dev || a.st_ino != b.st_ino)
             return wr_unsafe(e, "import: the staging directory %s was replaced", c->stage_path);
         /* The staging directory becomes the root; the old root goes away. */
-        if (syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0 ||
-            chdir("/") < 0)
+        if (syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
             return wr_sys(e, errno, "import: cannot make the staging directory the root");
     } else if (fchdir(c->stagefd) < 0) {
         return wr_sys(e, errno, "import: cannot enter %s", c->stage_path);
@@ -217,6 +133,9 @@ static int jail(ictx *c, wr_err *e) {
             return wr_sys(e, errno, "import: cannot become uid %u", (unsigned)c->uid);
         /* A change of credentials clears the parent-death signal. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != c->parent) _exit(1);
+    } else if (c->userns) {
+        int r = wr_userns_drop_caps();
+        if (r < 0) return wr_sys(e, -r, "import: cannot drop capabilities");
     }
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         return wr_sys(e, errno, "import: cannot set no_new_privs");
@@ -262,7 +181,8 @@ static _Noreturn void unzip_main(int in, int out, int err, volatile uint64_t *co
     }
     if (r != ARCHIVE_EOF) {
         msg = archive_error_string(a);
-        if (!write_all(err, msg ? msg : "decompression failed", strlen(msg ? msg : "decompression failed")))
+        if (!write_all(err, msg ? msg : "decompression failed",
+                       strlen(msg ? msg : "decompression failed")))
             _exit(1);
         _exit(1);
     }
@@ -274,8 +194,8 @@ static _Noreturn void unzip_main(int in, int out, int err, volatile uint64_t *co
  * the extractor but the pipe. */
 static int start_unzip(ictx *c, wr_err *e) {
     int data[2], err[2];
-    c->consumed = mmap(NULL, sizeof *c->consumed, PROT_READ | PROT_WRITE,
-                       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    c->consumed =
+        mmap(NULL, sizeof *c->consumed, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (c->consumed == MAP_FAILED || pipe2(data, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
         return wr_sys(e, errno, "import: cannot set up decompression");
     pid_t parent = getpid(), pid = fork();
@@ -350,8 +270,9 @@ static void report(xstate *x, bool done) {
 
 static int read_failed(xstate *x, const char *member) {
     const char *s = archive_error_string(x->in);
-    return wr_invalid(x->e, "archive is corrupt or truncated%s%s%s: %s", member ? " (at member " : "",
-                      member ? member : "", member ? ")" : "", s ? s : "read error");
+    return wr_invalid(x->e, "archive is corrupt or truncated%s%s%s: %s",
+                      member ? " (at member " : "", member ? member : "", member ? ")" : "",
+                      s ? s : "read error");
 }
 
 static int write_failed(xstate *x, const char *member) {
@@ -408,7 +329,8 @@ static int extract_member(xstate *x, struct archive_entry *en) {
             if (r == ARCHIVE_EOF) break;
             if (r < ARCHIVE_OK) return read_failed(x, name);
             /* Holes of a sparse member read as zeros, as the exporter hashed them. */
-            if ((uint64_t)off < at) return wr_invalid(x->e, "archive member %s overlaps itself", name);
+            if ((uint64_t)off < at)
+                return wr_invalid(x->e, "archive member %s overlaps itself", name);
             hash_zeros(x->md, (uint64_t)off - at);
             EVP_DigestUpdate(x->md, buf, n);
             at = (uint64_t)off + n;
@@ -578,8 +500,7 @@ static int run_child(ictx *c, result *res, wr_err *e) {
         ;
     if (off != sizeof *res) {
         if (WIFSIGNALED(st))
-            return wr_sys(e, EIO, "import: the extracting process died of signal %d",
-                          WTERMSIG(st));
+            return wr_sys(e, EIO, "import: the extracting process died of signal %d", WTERMSIG(st));
         return wr_sys(e, EIO, "import: the extracting process ended without a result");
     }
     if (res->r < 0) {
@@ -662,7 +583,8 @@ static int swap_in(warren *w, const wr_tenant *t, const char *stage, bool kill_r
     int r;
     if (kill_runs) {
         /* The home is replaced under them: the tenant's programs end first. */
-        if ((r = wr_cgroup_tenant_kill(w, t, e)) < 0 && wr_ensure_cgroups(w, NULL) >= 0) return r;
+        /* No cgroup hierarchy (a host without cgroup2): no runs to end there. */
+        if (wr_ensure_cgroups(w, NULL) >= 0 && (r = wr_cgroup_tenant_kill(w, t, e)) < 0) return r;
         if (w->cfg.root_mode && (r = wr_kill_uid(t->uid, e)) < 0) return r;
     }
     if ((r = wr_lock_mutations(w, e)) < 0) return r;
@@ -672,24 +594,21 @@ static int swap_in(warren *w, const wr_tenant *t, const char *stage, bool kill_r
         (now.uid != t->uid || !streq(now.linux_username, t->linux_username)))
         r = wr_fail(e, WR_ERR_BUSY, EAGAIN, "tenant '%s' was replaced during the import",
                     t->saas_user_id);
-    if (r >= 0 &&
-        renameat2(w->basefd, stage, w->basefd, t->linux_username, RENAME_EXCHANGE) < 0) {
+    if (r >= 0 && renameat2(w->basefd, stage, w->basefd, t->linux_username, RENAME_EXCHANGE) < 0) {
         if (errno == ENOENT)
             r = renameat2(w->basefd, stage, w->basefd, t->linux_username, RENAME_NOREPLACE);
         else
             r = -1;
-        if (r < 0)
-            r = wr_sys(e, errno, "import: cannot put the new home %s in place", t->home_dir);
+        if (r < 0) r = wr_sys(e, errno, "import: cannot put the new home %s in place", t->home_dir);
     }
     wr_unlock_mutations(w);
     return r;
 }
 
 static void audit(warren *w, const wr_import_result *res) {
-    json_t *j = json_pack("{s:s,s:s,s:b,s:b,s:I,s:I}", "format", res->format, "source",
-                          res->source, "created", res->created, "verified", res->verified,
-                          "files", (json_int_t)res->stats.files, "bytes",
-                          (json_int_t)res->stats.bytes);
+    json_t *j = json_pack("{s:s,s:s,s:b,s:b,s:I,s:I}", "format", res->format, "source", res->source,
+                          "created", res->created, "verified", res->verified, "files",
+                          (json_int_t)res->stats.files, "bytes", (json_int_t)res->stats.bytes);
     char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
     wr_audit_note(w, "import", res->tenant.saas_user_id, s);
     free(s);
@@ -711,9 +630,17 @@ static int import_into(warren *w, const wr_tenant *t, bool created, int infd,
                          "with the archive's",
                          t->saas_user_id);
 
-    ictx c = {.tenant = t->saas_user_id, .from = o ? o->from : NULL, .o = o,
-              .jail = w->cfg.root_mode, .uid = uid, .gid = gid, .infd = infd};
+    ictx c = {.tenant = t->saas_user_id,
+              .from = o ? o->from : NULL,
+              .o = o,
+              .jail = w->cfg.root_mode,
+              .uid = uid,
+              .gid = gid,
+              .infd = infd};
     limits(w, t->saas_user_id, o, &c);
+    /* Where the kernel refuses unprivileged user namespaces, a non-root
+     * import relies on the filter and libarchive's flags alone. */
+    c.userns = !c.jail && wr_userns_prepare(&c.maps, uid, gid, NULL) >= 0;
     char stage[NAME_MAX + 1];
     int marker = -1;
     if ((r = make_stage(w, t, stage, sizeof stage, &marker, e)) < 0) return r;
@@ -757,8 +684,10 @@ static int import_into(warren *w, const wr_tenant *t, bool created, int infd,
     if ((r = swap_in(w, t, stage, !created && o && o->replace, e)) < 0) goto fail;
     /* The old home is under the staging name now; if this fails, the next
      * warren removes it (the marker stays). */
-    if (wr_remove_tree(w->basefd, stage, NULL) >= 0) wr_archive_marker_drop(w, "stage", stage, &marker);
-    else closep(&marker);
+    if (wr_remove_tree(w->basefd, stage, NULL) >= 0)
+        wr_archive_marker_drop(w, "stage", stage, &marker);
+    else
+        closep(&marker);
 
     /* A tenant new here takes the quotas it had at the source. */
     wr_quota q;

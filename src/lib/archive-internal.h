@@ -12,6 +12,9 @@
 struct archive_entry;
 typedef struct warren warren;
 
+/* Staging directories of imports: <users_base>/.import-<account>-<random>. */
+#define STAGE_PREFIX ".import-"
+
 /* A marker <state_dir>/imports/<kind><name>, created already flocked (it is
  * linked in from an O_TMPFILE after the lock is taken), so the next warren
  * can tell a dead process's marker (lock free) from a live one. kind
@@ -115,14 +118,14 @@ typedef enum wr_member {
 
 typedef struct wr_filter {
     /* set up by the caller */
-    const char *tenants[2];       /* the tenant and the --from tenant (or NULL) */
-    char pactown_tops[2][32];     /* pactown_<8 hex> of those two */
+    const char *tenants[2];   /* the tenant and the --from tenant (or NULL) */
+    char pactown_tops[2][32]; /* pactown_<8 hex> of those two */
     uint64_t limit_bytes, limit_files;
     /* state */
     wr_archive_format format;
-    char top[64];                 /* the one top directory */
+    char top[64]; /* the one top directory */
     bool owner_known;
-    long long uid, gid;           /* the archive's one owner */
+    long long uid, gid; /* the archive's one owner */
     bool header_seen, top_seen, manifest_seen;
     wr_archive_ident ident;
     uint64_t members, files, bytes, neutralised;

@@ -17,13 +17,13 @@
 
 /* --- identity ------------------------------------------------------------------ */
 
-static const char *const quota_keys[] = {"memory",  "cpu_milli", "cpu_weight",
-                                         "pids",    "nofile",    "storage",
-                                         "inodes",  "net_egress", "net_ingress"};
+static const char *const quota_keys[] = {"memory", "cpu_milli",  "cpu_weight",
+                                         "pids",   "nofile",     "storage",
+                                         "inodes", "net_egress", "net_ingress"};
 
 static int64_t *quota_field(wr_quota *q, size_t i) {
-    int64_t *f[] = {&q->memory, &q->cpu_milli, &q->cpu_weight, &q->pids,       &q->nofile,
-                    &q->storage, &q->inodes,   &q->net_egress, &q->net_ingress};
+    int64_t *f[] = {&q->memory,  &q->cpu_milli, &q->cpu_weight, &q->pids,       &q->nofile,
+                    &q->storage, &q->inodes,    &q->net_egress, &q->net_ingress};
     return f[i];
 }
 
@@ -33,8 +33,10 @@ int wr_archive_quotas_format(const wr_quota *q, char *out, size_t n) {
     wr_quota c = *q;
     for (size_t i = 0; i < ELEMENTSOF(quota_keys); i++) {
         int64_t v = *quota_field(&c, i);
-        if (v == WR_QUOTA_MAX) json_object_set_new(j, quota_keys[i], json_string("max"));
-        else if (v >= 0) json_object_set_new(j, quota_keys[i], json_integer(v));
+        if (v == WR_QUOTA_MAX)
+            json_object_set_new(j, quota_keys[i], json_string("max"));
+        else if (v >= 0)
+            json_object_set_new(j, quota_keys[i], json_integer(v));
     }
     char *s = json_dumps(j, JSON_COMPACT);
     json_decref(j);
@@ -65,11 +67,11 @@ char *wr_archive_header_json(const wr_archive_ident *id) {
         json_decref(q);
         q = json_object();
     }
-    json_t *j = json_pack("{s:s,s:i,s:s,s:s,s:I,s:I,s:f,s:o}", "format", "warren-archive",
-                          "version", id->version, "saas_user_id", id->saas_user_id,
-                          "linux_username", id->linux_username, "source_uid",
-                          (json_int_t)id->source_uid, "source_gid", (json_int_t)id->source_gid,
-                          "created_at", id->created_at, "quotas", q);
+    json_t *j =
+        json_pack("{s:s,s:i,s:s,s:s,s:I,s:I,s:f,s:o}", "format", "warren-archive", "version",
+                  id->version, "saas_user_id", id->saas_user_id, "linux_username",
+                  id->linux_username, "source_uid", (json_int_t)id->source_uid, "source_gid",
+                  (json_int_t)id->source_gid, "created_at", id->created_at, "quotas", q);
     if (!j) return NULL;
     char *s = json_dumps(j, JSON_COMPACT);
     json_decref(j);
@@ -234,10 +236,14 @@ static bool plain_utf8(const unsigned char *s) {
             continue;
         }
         uint32_t cp;
-        if ((c & 0xe0) == 0xc0) n = 1, cp = c & 0x1f;
-        else if ((c & 0xf0) == 0xe0) n = 2, cp = c & 0x0f;
-        else if ((c & 0xf8) == 0xf0) n = 3, cp = c & 0x07;
-        else return false;
+        if ((c & 0xe0) == 0xc0)
+            n = 1, cp = c & 0x1f;
+        else if ((c & 0xf0) == 0xe0)
+            n = 2, cp = c & 0x0f;
+        else if ((c & 0xf8) == 0xf0)
+            n = 3, cp = c & 0x07;
+        else
+            return false;
         for (unsigned i = 1; i <= n; i++) {
             if ((s[i] & 0xc0) != 0x80) return false;
             cp = cp << 6 | (s[i] & 0x3f);
@@ -330,8 +336,9 @@ static int check_file(json_t *f, size_t i, wr_pathset *extracted, wr_err *e) {
         return wr_invalid(e, "archive manifest: %s: malformed sha256", path);
     wr_path_info *x = wr_pathset_get(extracted, path);
     if (!x || !x->summed)
-        return wr_invalid(e, "archive manifest lists %s, which the archive does not hold as a "
-                             "file",
+        return wr_invalid(e,
+                          "archive manifest lists %s, which the archive does not hold as a "
+                          "file",
                           path);
     if (x->in_manifest) return wr_invalid(e, "archive manifest lists %s twice", path);
     x->in_manifest = true;
@@ -354,8 +361,9 @@ int wr_manifest_verify(const char *buf, size_t len, const wr_archive_ident *head
     if (r < 0) goto out;
     if (!streq(id.saas_user_id, head->saas_user_id) || id.source_uid != head->source_uid ||
         id.source_gid != head->source_gid) {
-        r = wr_invalid(e, "archive manifest names tenant '%s' (uid %lld) but its header '%s' "
-                          "(uid %lld)",
+        r = wr_invalid(e,
+                       "archive manifest names tenant '%s' (uid %lld) but its header '%s' "
+                       "(uid %lld)",
                        id.saas_user_id, id.source_uid, head->saas_user_id, head->source_uid);
         goto out;
     }

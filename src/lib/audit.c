@@ -24,10 +24,9 @@ static bool type_ok(const char *t) {
     return true;
 }
 
-/* One line, one write(2): O_APPEND makes each write land whole at the end, so
- * lines of concurrent warren processes never mix. */
-static int append_line(warren *w, uint64_t id, double at, const char *type, const char *tenant,
-                       json_t *detail, wr_err *e) {
+/* The line of one event, with its newline; NULL when out of memory. */
+static char *line_text(uint64_t id, double at, const char *type, const char *tenant,
+                       json_t *detail) {
     json_t *j = json_object();
     json_object_set_new(j, "id", json_integer((json_int_t)id));
     json_object_set_new(j, "at", json_real(at));
@@ -37,21 +36,36 @@ static int append_line(warren *w, uint64_t id, double at, const char *type, cons
     _cleanup_free_ char *text =
         json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(16));
     json_decref(j);
-    if (!text) return wr_sys(e, ENOMEM, "audit line");
+    if (!text) return NULL;
     size_t n = strlen(text);
-    _cleanup_free_ char *line = malloc(n + 2);
-    if (!line) return wr_sys(e, ENOMEM, "audit line");
+    char *line = malloc(n + 2);
+    if (!line) return NULL;
     memcpy(line, text, n);
     line[n] = '\n';
+    line[n + 1] = '\0';
+    return line;
+}
+
+/* One write(2) of whole lines: O_APPEND makes each write land whole at the
+ * end, so lines of concurrent warren processes never mix. */
+static int write_lines(warren *w, const char *text, wr_err *e) {
     char path[WR_BASE_MAX + 16];
     snprintf(path, sizeof path, "%s/audit.log", w->cfg.state_dir);
     _cleanup_close_ int fd =
         open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) return wr_sys(e, errno, "cannot open %s", path);
-    ssize_t k = write(fd, line, n + 1);
+    size_t n = strlen(text);
+    ssize_t k = write(fd, text, n);
     if (k < 0) return wr_sys(e, errno, "cannot write %s", path);
-    if ((size_t)k != n + 1) return wr_sys(e, EIO, "short write to %s", path);
+    if ((size_t)k != n) return wr_sys(e, EIO, "short write to %s", path);
     return 0;
+}
+
+static int append_line(warren *w, uint64_t id, double at, const char *type, const char *tenant,
+                       json_t *detail, wr_err *e) {
+    _cleanup_free_ char *line = line_text(id, at, type, tenant, detail);
+    if (!line) return wr_sys(e, ENOMEM, "audit line");
+    return write_lines(w, line, e);
 }
 
 int wr_audit_record(warren *w, const char *type, const char *tenant, const char *detail_json,
@@ -164,4 +178,76 @@ int wr_runlog_end(warren *w, const char *run_id, const char *state, double ended
 int wr_runlog_foreach(warren *w, const char *tenant, const char *state, wr_runlog_fn fn,
                       void *userdata, wr_err *e) {
     return wr_store_foreach_run(w->store, tenant, state, fn, userdata, e);
+}
+
+/* Checks one event's type and detail; the parsed detail (an object). */
+static int parse_event(const wr_audit_new *ev, json_t **ret, wr_err *e) {
+    if (!ev->type || !type_ok(ev->type))
+        return wr_invalid(e, "audit event type '%s': expected [a-z0-9_]{1,%d}",
+                          ev->type ? ev->type : "", WR_AUDIT_TYPE_MAX);
+    if (!ev->detail_json) {
+        *ret = json_object();
+        return *ret ? 0 : wr_sys(e, ENOMEM, "audit event");
+    }
+    json_error_t je;
+    json_t *d = json_loads(ev->detail_json, JSON_REJECT_DUPLICATES, &je);
+    if (!d) return wr_invalid(e, "audit event %s: detail: %s", ev->type, je.text);
+    if (!json_is_object(d)) {
+        json_decref(d);
+        return wr_invalid(e, "audit event %s: detail is not a JSON object", ev->type);
+    }
+    *ret = d;
+    return 0;
+}
+
+int wr_audit_record_batch(warren *w, const wr_audit_new *ev, size_t n, wr_err *e) {
+    if (n == 0) return 0;
+    if (n > WR_AUDIT_BATCH_MAX)
+        return wr_invalid(e, "audit: %zu events at once (at most %d)", n, WR_AUDIT_BATCH_MAX);
+    json_t *detail[WR_AUDIT_BATCH_MAX] = {0};
+    char *canon[WR_AUDIT_BATCH_MAX] = {0};
+    char *lines[WR_AUDIT_BATCH_MAX] = {0};
+    int r = 0;
+    for (size_t i = 0; i < n && r >= 0; i++)
+        if ((r = parse_event(&ev[i], &detail[i], e)) >= 0 &&
+            !(canon[i] = json_dumps(detail[i], JSON_COMPACT | JSON_PRESERVE_ORDER)))
+            r = wr_sys(e, ENOMEM, "audit event");
+    double now = wr_now();
+    /* One transaction: one commit for all of them. */
+    if (r >= 0) r = wr_store_begin(w->store, e);
+    if (r >= 0) {
+        size_t total = 1;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+            double at = ev[i].at > 0 ? ev[i].at : now;
+            uint64_t id = 0;
+            if ((r = wr_store_add_audit(w->store, at, ev[i].type, ev[i].tenant, canon[i], &id,
+                                        e)) < 0)
+                break;
+            if (!(lines[i] = line_text(id, at, ev[i].type, ev[i].tenant, detail[i])))
+                r = wr_sys(e, ENOMEM, "audit line");
+            else
+                total += strlen(lines[i]);
+        }
+        if (r >= 0) r = wr_store_commit(w->store, e);
+        if (r < 0) wr_store_rollback(w->store);
+        _cleanup_free_ char *text = r >= 0 ? malloc(total) : NULL;
+        if (r >= 0 && !text) r = wr_sys(e, ENOMEM, "audit line");
+        if (r >= 0) {
+            text[0] = '\0';
+            for (size_t i = 0; i < n; i++)
+                strcat(text, lines[i]);
+            r = write_lines(w, text, e);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_decref(detail[i]);
+        free(canon[i]);
+        free(lines[i]);
+    }
+    return r < 0 ? r : 0;
+}
+
+void wr_audit_note_batch(warren *w, const wr_audit_new *ev, size_t n) {
+    wr_err e = WR_ERR_INIT;
+    if (wr_audit_record_batch(w, ev, n, &e) < 0) fprintf(stderr, "warren: audit: %s\n", e.msg);
 }

@@ -37,6 +37,20 @@ int wr_audit_record(warren *w, const char *type, const char *tenant, const char 
  * a failure is reported on stderr instead. */
 void wr_audit_note(warren *w, const char *type, const char *tenant, const char *detail_json);
 
+/* Several events in one registry transaction (one commit) and one write to
+ * audit.log, in the order given: what a run records when it ends (its start
+ * and its end). `at` is the event's time in seconds since the epoch, 0 for
+ * now. At most WR_AUDIT_BATCH_MAX events; all or none are recorded. */
+#define WR_AUDIT_BATCH_MAX 8
+typedef struct wr_audit_new {
+    const char *type;
+    const char *tenant;      /* NULL: host-wide */
+    const char *detail_json; /* NULL or a JSON object's text */
+    double at;
+} wr_audit_new;
+int wr_audit_record_batch(warren *w, const wr_audit_new *ev, size_t n, wr_err *e);
+void wr_audit_note_batch(warren *w, const wr_audit_new *ev, size_t n);
+
 typedef struct wr_audit_filter {
     const char *tenant; /* NULL: every tenant (and host-wide events) */
     const char *type;   /* NULL: every type */

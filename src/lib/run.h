@@ -70,9 +70,11 @@ int wr_run_wait(wr_run *r, wr_run_result *ret, wr_err *e);
 int wr_run_notify_fd(const wr_run *r);
 /* Answers one pending refusal and counts it; 1 if one was answered. */
 int wr_run_service(wr_run *r, wr_err *e);
-/* For such a loop: milliseconds until the run's timeout (-1: none, 0: due),
- * to poll with; and, when it is due, wr_run_expire ends the tree and marks
- * the run timed out (a no-op before the deadline). */
+/* For such a loop: milliseconds until wr_run_expire has work (-1: none, 0:
+ * due), to poll with: the run's timeout, when it ends the tree and marks the
+ * run timed out; or, for a run lasting over a second, recording its
+ * run_started audit event (a shorter run's is written with its run_ended, in
+ * one transaction). A no-op before either is due. */
 int wr_run_deadline_ms(const wr_run *r);
 int wr_run_expire(wr_run *r, wr_err *e);
 /* Sends `sig` to the program itself. */

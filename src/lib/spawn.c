@@ -46,7 +46,9 @@
  * wr_run_wait polls the pidfd (with the timeout) and the listener (answering
  * and counting refused system calls), reaps the program, then kills whatever
  * is left in the run's cgroup (daemonised grandchildren included), removes
- * it, and records the refusals in the registry. */
+ * it, and records the refusals in the registry. The audit's run_started and
+ * run_ended of a short run are written then, in one transaction (one commit
+ * per run); a run still going after a second has its start written then. */
 #include "run.h"
 
 #include <fcntl.h>
@@ -57,6 +59,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/prctl.h>
+#include <pthread.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
@@ -93,6 +97,7 @@ typedef enum step {
     STEP_NETNS,          /* container: the tenant's network namespace */
     STEP_ROOTFS,         /* container: the private root, cwd inside it */
     STEP_HOSTNAME,       /* container: hostname = the account name */
+    STEP_INIT_TITLE,     /* contained: the init's /proc command line, not warren's */
     STEP_SETSID,         /* own session: no terminal of warren's, own process group */
     STEP_TERMINAL,       /* a tty run: its terminal becomes the controlling one */
     STEP_STDIO,          /* the three stdio fds */
@@ -124,6 +129,7 @@ static const char *const step_names[STEP_MAX] = {
     [STEP_NETNS] = "join network namespace",
     [STEP_ROOTFS] = "private root",
     [STEP_HOSTNAME] = "hostname",
+    [STEP_INIT_TITLE] = "init's command line",
     [STEP_BOUNDING] = "drop bounding set",
     [STEP_NO_CAPS] = "verify no capabilities",
     [STEP_LANDLOCK] = "landlock",
@@ -182,6 +188,7 @@ typedef struct plan {
     struct rlimit limits[3]; /* run_rlimits, clamped to what warren itself may set */
     int cgroup_v1[WR_CGROUP_ATTACH_MAX]; /* hybrid host: the tenant's v1 cgroup.procs */
     int ncgroup_v1;
+    const struct prctl_mm_map *mm; /* contained: warren's memory layout (init_identity) */
 } plan;
 
 /* What the child writes on the error pipe: a failed step (and, for the
@@ -257,7 +264,81 @@ static int landlock_inside(const plan *p) {
  * namespace. */
 static const int init_forwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
 
+/* The init is a fork of the supervising warren: without this, the run would
+ * read warren's own command line in /proc/1/cmdline (the daemon's options, a
+ * tenant's id) and its environment in /proc/1/environ, both still in the
+ * copied memory. PR_SET_MM_MAP points them at a constant instead: the command
+ * line becomes "warren-init", the environment empty. It is the one form of
+ * PR_SET_MM that needs no capability (it keeps every other field as it is,
+ * read by the parent from /proc/self/stat), so it works in a user namespace
+ * too. The name (/proc/1/comm) follows. The kernel reads the command line
+ * only from anonymous memory, so the text is a copy on the child's stack, in
+ * child_main's frame, which lives as long as the init. */
+#define INIT_TITLE "warren-init"
+
+static int init_identity(const plan *p, const char title[static sizeof INIT_TITLE]) {
+    struct prctl_mm_map m = *p->mm;
+    m.brk = (uint64_t)syscall(SYS_brk, 0); /* the one field that moves (malloc) */
+    m.arg_start = (uint64_t)(uintptr_t)title;
+    m.arg_end = m.arg_start + sizeof INIT_TITLE; /* with its NUL: nothing read past it */
+    m.env_start = m.env_end = m.arg_end;
+    m.auxv = NULL;
+    m.auxv_size = 0;
+    m.exe_fd = (uint32_t)-1;
+    if (prctl(PR_SET_MM, PR_SET_MM_MAP, &m, sizeof m, 0) < 0) return -errno;
+    return prctl(PR_SET_NAME, title, 0, 0, 0) < 0 ? -errno : 0;
+}
+
+/* The fields PR_SET_MM_MAP must be given, as they are: fixed by execve, so
+ * read once per process. */
+static struct prctl_mm_map own_mm;
+static int own_mm_err;
+
+static void read_own_mm(void) {
+    char buf[2048];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+    if (fd >= 0) close(fd);
+    own_mm_err = EIO;
+    if (n <= 0) return;
+    buf[n] = '\0';
+    /* The name (field 2) may hold spaces and ')': fields go on after the last. */
+    char *s = strrchr(buf, ')');
+    if (!s) return;
+    unsigned long long f[53] = {0};
+    int field = 2;
+    for (char *tok = s + 1; field < 52;) {
+        while (*tok == ' ')
+            tok++;
+        if (!*tok) break;
+        char *end;
+        f[++field] = strtoull(tok, &end, 10);
+        if (end == tok) f[field] = 0; /* the state letter */
+        tok = end == tok ? tok + 1 : end;
+    }
+    if (field < 51) return; /* a kernel older than 3.5 */
+    own_mm = (struct prctl_mm_map){
+        .start_code = f[26], .end_code = f[27], .start_stack = f[28], .start_data = f[45],
+        .end_data = f[46], .start_brk = f[47], .arg_start = f[48], .arg_end = f[49],
+        .env_start = f[50], .env_end = f[51]};
+    own_mm_err = 0;
+}
+
+static int own_mm_layout(const struct prctl_mm_map **ret, wr_err *e) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, read_own_mm);
+    if (own_mm_err) return wr_sys(e, own_mm_err, "cannot read /proc/self/stat (memory layout)");
+    *ret = &own_mm;
+    return 0;
+}
+
 static _Noreturn void run_init(const plan *p) {
+    /* Its memory is a copy of warren's: not for the command to read through
+     * /proc/1/mem or ptrace, even where the uid did not change (a user
+     * namespace keeps it dumpable). Set here, once the parent has taken the
+     * seccomp listener (pidfd_getfd needs the init dumpable without root).
+     * The command's own exec makes it dumpable again as usual. */
+    CHECK(p, STEP_INIT, prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0);
     /* Blocked before the command exists, so none is lost before the loop;
      * blocked signals are queued for pid 1 even from outside its namespace. */
     sigset_t set, none;
@@ -304,6 +385,7 @@ static _Noreturn void run_init(const plan *p) {
 }
 
 static _Noreturn void child_main(const plan *p) {
+    char init_title[] = INIT_TITLE; /* contained: the init's command line (init_identity) */
     /* Signals: the daemon may ignore SIGPIPE or handle SIGCHLD; ignored
      * dispositions survive exec, so every one goes back to the default before
      * the mask blocked around clone is lifted. */
@@ -347,6 +429,7 @@ static _Noreturn void child_main(const plan *p) {
         int part = 0, r = wr_rootfs_enter(p->rootfs, &part);
         if (r < 0) child_fail_at(p, STEP_ROOTFS, -r, part);
         CHECK(p, STEP_HOSTNAME, sethostname(p->hostname, strlen(p->hostname)) == 0);
+        if ((r = init_identity(p, init_title)) < 0) child_fail(p, STEP_INIT_TITLE, -r);
     }
 
     CHECK(p, STEP_SETSID, setsid() >= 0);
@@ -441,6 +524,13 @@ struct wr_run {
     char id[40];
     double started;
     double deadline; /* 0: none */
+    /* The audit's run_started: written with run_ended, in one transaction,
+     * unless the run lasts past start_due (then on its own, by
+     * wr_run_expire). Most runs are short: one commit per run, not two. */
+    char start_detail[128];
+    double started_at; /* wall clock, for the event */
+    double start_due;
+    bool start_recorded;
     bool reaped;
     wr_run_result result;
     warren *w;
@@ -519,6 +609,10 @@ static int strv_setf(strv *s, const char *fmt, ...) {
 }
 
 #define RUN_PATH "/usr/local/bin:/usr/bin:/bin"
+
+/* A run still going after this many seconds has its run_started recorded
+ * then; a shorter one, with its run_ended (struct wr_run). */
+#define RUN_START_AUDIT_DELAY 1.0
 
 /* The run's environment: an allowlist built from scratch, never the caller's
  * (which may hold the daemon's tokens), then the spec's additions. */
@@ -752,8 +846,6 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
     wr_tenant t;
     int r = wr_tenant_get(w, spec->tenant, &t, e);
     if (r < 0) return r;
-    /* A tenant over its storage quota starts nothing new (storage.h). */
-    if ((r = wr_storage_check_run(w, &t, e)) < 0) return r;
     if ((r = wr_ensure_cgroups(w, e)) < 0) return r;
     if ((r = wr_cgroup_reap_runs(w->cgroups, t.linux_username, wr_run_orphaned, NULL, e)) < 0)
         return r;
@@ -761,6 +853,12 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
      * and on every change, so usually nothing to do here) and RLIMIT_NOFILE. */
     wr_quota quota;
     if ((r = wr_quota_run_prepare(w, &t, &quota, e)) < 0) return r;
+    /* A tenant over its storage quota starts nothing new (storage.h); with
+     * no storage or inode limit there is nothing to measure (the same
+     * effective quota storage.c would read again). */
+    if ((wr_quota_limited(quota.storage) || wr_quota_limited(quota.inodes)) &&
+        (r = wr_storage_check_run(w, &t, e)) < 0)
+        return r;
 
     _cleanup_close_ int homefd =
         wr_home_open(w->basefd, t.linux_username, w->cfg.root_mode ? t.uid : getuid(), e);
@@ -800,6 +898,8 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
         if (!userns) rs.template_dir = kept;
         if ((r = wr_rootfs_plan(&rs, &root, e)) < 0) goto out;
     }
+    const struct prctl_mm_map *mm = NULL;
+    if (contained && (r = own_mm_layout(&mm, e)) < 0) goto out;
     if (strong) {
         int sp[2];
         /* The filter is the same for every run: once per handle, and
@@ -891,6 +991,7 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
         .path = path,
         .argv = argv,
         .envp = env.v,
+        .mm = mm,
     };
     _Static_assert(ELEMENTSOF(pl.limits) == ELEMENTSOF(run_rlimits), "one slot per limit");
     clamp_limits(pl.limits);
@@ -983,10 +1084,11 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
         run = NULL;
         goto out;
     }
-    char detail[128];
-    snprintf(detail, sizeof detail, "{\"run\":\"%s\",\"pid\":%d,\"level\":\"%s\"}", run->id,
-             (int)run->pid, wr_level_name(spec->level));
-    wr_audit_note(w, "run_started", run->saas_user_id, detail);
+    snprintf(run->start_detail, sizeof run->start_detail,
+             "{\"run\":\"%s\",\"pid\":%d,\"level\":\"%s\"}", run->id, (int)run->pid,
+             wr_level_name(spec->level));
+    run->started_at = wr_now();
+    run->start_due = run->started + RUN_START_AUDIT_DELAY;
     *ret = TAKE_PTR(run);
     r = 0;
 out:
@@ -1093,14 +1195,31 @@ static void record_refusals(wr_run *r) {
     r->nrefused = 0;
 }
 
+static void record_start(wr_run *r) {
+    if (r->start_recorded || !r->start_detail[0]) return; /* recorded, or never started */
+    r->start_recorded = true;
+    wr_audit_note(r->w, "run_started", r->saas_user_id, r->start_detail);
+}
+
+/* When wr_run_expire next has work: the timeout, or a long run's start to
+ * record; 0 for nothing. */
+static double next_due(const wr_run *r) {
+    double due = r->deadline && !r->result.timed_out ? r->deadline : 0;
+    if (!r->start_recorded && (!due || r->start_due < due)) due = r->start_due;
+    return due;
+}
+
 int wr_run_deadline_ms(const wr_run *r) {
-    if (!r->deadline || r->result.timed_out) return -1;
-    double left = r->deadline - now();
+    double due = next_due(r);
+    if (!due) return -1;
+    double left = due - now();
     return left <= 0 ? 0 : (int)(left * 1000) + 1;
 }
 
 int wr_run_expire(wr_run *r, wr_err *e) {
-    if (!r->deadline || r->result.timed_out || now() < r->deadline) return 0;
+    double t = now();
+    if (!r->start_recorded && t >= r->start_due) record_start(r);
+    if (!r->deadline || r->result.timed_out || t < r->deadline) return 0;
     r->result.timed_out = true;
     return wr_cgroup_kill(r->cgroup_fd, e);
 }
@@ -1130,7 +1249,12 @@ int wr_run_wait(wr_run *r, wr_run_result *ret, wr_err *e) {
              "\"wall_seconds\":%.3f}",
              r->id, r->result.exit_code, r->result.signal, r->result.timed_out ? "true" : "false",
              r->result.wall_seconds);
-    wr_audit_note(r->w, "run_ended", r->saas_user_id, detail);
+    /* A short run's start and its end: one transaction, one line write. */
+    wr_audit_new ev[2] = {{"run_started", r->saas_user_id, r->start_detail, r->started_at},
+                          {"run_ended", r->saas_user_id, detail, 0}};
+    bool both = !r->start_recorded;
+    r->start_recorded = true;
+    wr_audit_note_batch(r->w, both ? ev : ev + 1, both ? 2 : 1);
     if (q < 0) return q;
     *ret = r->result;
     return 0;
@@ -1158,6 +1282,7 @@ void wr_run_free(wr_run *r) {
         reap(r);
     }
     end_tree(r, NULL);
+    if (r->pidfd >= 0) record_start(r); /* freed without wr_run_wait: the start still counts */
     record_refusals(r);
     if (r->pidfd >= 0) close(r->pidfd);
     if (r->listener >= 0) close(r->listener);

@@ -52,13 +52,13 @@ typedef struct wr_export_opts {
 } wr_export_opts;
 
 typedef struct wr_archive_stats {
-    uint64_t files;      /* regular files */
-    uint64_t entries;    /* every member: directories, links, files */
-    uint64_t bytes;      /* data of the regular files */
-    uint64_t skipped;    /* export: sockets, fifos, mount points, and entries the tenant
-                            does not own (a planted hard link to a host file) */
+    uint64_t files;       /* regular files */
+    uint64_t entries;     /* every member: directories, links, files */
+    uint64_t bytes;       /* data of the regular files */
+    uint64_t skipped;     /* export: sockets, fifos, mount points, and entries the tenant
+                             does not own (a planted hard link to a host file) */
     uint64_t neutralised; /* import: set-id or sticky bits dropped */
-    bool frozen;         /* export: the tenant's runs were frozen for the copy */
+    bool frozen;          /* export: the tenant's runs were frozen for the copy */
 } wr_archive_stats;
 
 /* Writes the tenant's home as an archive to `outfd` (a file or a pipe). */
@@ -86,10 +86,10 @@ typedef struct wr_import_opts {
 
 typedef struct wr_import_result {
     wr_tenant tenant;
-    bool created;       /* the import created the tenant */
-    char format[16];    /* "warren" or "pactown" */
+    bool created;                      /* the import created the tenant */
+    char format[16];                   /* "warren" or "pactown" */
     char source[WR_TENANT_ID_MAX + 1]; /* the tenant the archive names ("" if none) */
-    bool verified;      /* every file matched the manifest's checksums */
+    bool verified;                     /* every file matched the manifest's checksums */
     wr_archive_stats stats;
 } wr_import_result;
 

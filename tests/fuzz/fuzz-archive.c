@@ -2,7 +2,7 @@
  * The first byte picks the part under test; the rest is its input:
  *   0  a tar stream (plain, gzip or zstd) whose members go through the filter
  *   1  a manifest checked against a small set of extracted files
- *   2  an archive header
+ *   2  an archive header (and the quotas it carries)
  *   3  a member name to normalise
  *
  * Invariants checked on every input:
@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "archive-internal.h"
+#include "quota.h"
 
 static void check(int cond) {
     if (!cond) abort();
@@ -92,8 +93,8 @@ static void fuzz_manifest(const uint8_t *data, size_t size) {
     wr_pathset_add(s, "b", &file);
     wr_path_info dir = {.type = WR_PATH_DIR};
     wr_pathset_add(s, "sandboxes", &dir);
-    wr_archive_ident head = {.version = 1, .saas_user_id = "alice", .source_uid = 60001,
-                             .source_gid = 60001};
+    wr_archive_ident head = {
+        .version = 1, .saas_user_id = "alice", .source_uid = 60001, .source_gid = 60001};
     wr_err e = WR_ERR_INIT;
     check_refusal(wr_manifest_verify((const char *)data, size, &head, s, &e), &e);
     wr_pathset_free(s);
@@ -112,7 +113,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     } else if (mode == 2) {
         wr_archive_ident id;
         wr_err e = WR_ERR_INIT;
-        check_refusal(wr_archive_ident_parse((const char *)data, size, &id, &e), &e);
+        int r = wr_archive_ident_parse((const char *)data, size, &id, &e);
+        check_refusal(r, &e);
+        if (r == 0) {
+            /* The quotas it carries survive a format and parse unchanged. */
+            wr_quota q, q2;
+            char text[512];
+            int n = wr_archive_quotas_parse(id.quotas, &q);
+            check(n >= 0);
+            if (wr_archive_quotas_format(&q, text, sizeof text) == 0)
+                check(wr_archive_quotas_parse(text, &q2) == n && memcmp(&q, &q2, sizeof q) == 0);
+        }
     } else {
         char *s = malloc(size + 1), out[256];
         if (!s) return 0;

@@ -93,6 +93,17 @@ is "  setuid file is 0755" "$(stat -c %a "$hc/sandboxes/suid")" 755
 is "  setgid dir is 0755" "$(stat -c %a "$hc/sandboxes/sgid-dir")" 755
 is "  sticky dir is 0777" "$(stat -c %a "$hc/sandboxes/sticky")" 777
 
+# A warren without root: the same refusals, the same jail inside a user
+# namespace of the caller's own uid.
+nr=$TEST_TMP/nonroot; mkdir -p "$nr" && chown 12345:12345 "$nr"
+cp "$TEST_TMP/alice.tar.zst" "$evil/abs-path.tar.gz" "$evil/symlink-then-file.tar.gz" "$nr/" && chown 12345:12345 "$nr"/*
+as_user() { setpriv --reuid 12345 --regid 12345 --clear-groups env HOME="$nr" WARREN_STATE_DIR="$nr/state" WARREN_USERS_BASE="$nr/users" "$WARREN" "$@"; }
+ok "non-root: a genuine archive imports" as_user import alice "$nr/alice.tar.zst"
+ok "  its files are there" bash -c "grep -q precious '$nr'/users/*/sandboxes/app/data"
+run_out=$(as_user import alice "$nr/abs-path.tar.gz" --replace 2>&1); like "non-root: an absolute member is refused" "$run_out" "absolute path"
+run_out=$(as_user import alice "$nr/symlink-then-file.tar.gz" --replace 2>&1); like "non-root: a write through a symlink is refused" "$run_out" "lies below"
+ok "  nothing reached the victim directory" bash -c "! find '$victim' -name 'evil-*' | grep ."
+
 is "alice's home is unchanged after all of it" "$(tree "$ha"; tree "$ha" --owners)" "$home_before"
 exits "  and the genuine archive still imports" 0 import alice "$TEST_TMP/alice.tar.zst" --replace
 done_testing

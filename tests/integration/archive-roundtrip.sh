@@ -90,6 +90,9 @@ ok "  the tenant can read its files" as_tenant "$ub" cat "$hb/sandboxes/my-api/m
 is "  no staging directory left" "$(ls -A "$TEST_TMP/users-b" | grep -c '^\.import-')" 0
 is "  the tenant's quotas came along" "$("$WB" quota get alice --json | json 'd["own"]["pids"], d["own"]["storage"]')" "123 2147483648"
 
+like "the export is in the audit log" "$("$WARREN" audit --type export)" "export +alice +.*\"frozen\":true"
+like "the import is in the other host's" "$("$WB" audit --type import)" "import +alice +.*\"verified\":true"
+
 # The other formats: gzip and a stream on stdin, into other tenants (--from).
 on_b exits "a .tar.gz of another tenant is refused" 1 import bob "$TEST_TMP/alice.tar.gz"
 like "  naming both tenants" "$err" "alice.*bob"

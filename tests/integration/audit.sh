@@ -55,6 +55,21 @@ exits "runs are audited" 0 audit alice --json
 is "  started and ended, the same run" "$(echo "$out" | json '[e["type"] for e in d["events"] if e["type"].startswith("run_")] + [len({e["detail"]["run"] for e in d["events"] if e["type"].startswith("run_")})]')" \
   "['run_started', 'run_ended', 1]"
 is "  the start names the level" "$(echo "$out" | json '[e["detail"]["level"] for e in d["events"] if e["type"]=="run_started"]')" "['strong']"
+# A short run's start is written with its end (one commit per run); a run
+# still going after a second has its start recorded then, while it runs.
+starts() { "$WARREN" audit alice --type run_started --json | json 'd["count"]'; }
+before=$(starts)
+"$WARREN" run alice -- /bin/sleep 4 >/dev/null 2>&1 &
+runner=$!
+seen=
+for _ in $(seq 30); do
+  [ "$(starts)" -gt "$before" ] && { kill -0 $runner 2>/dev/null && seen=running || seen=ended; break; }
+  sleep 0.2
+done
+is "a long run's start is recorded while it still runs" "$seen" running
+wait $runner
+is "  and only once, when it ends" "$(starts)" $((before + 1))
+
 exits "bob's refusals are not alice's" 0 audit bob --type syscall_refused --json
 is "  none" "$(echo "$out" | json 'd["count"]')" 0
 

@@ -69,7 +69,8 @@ for ((round = 0; round < rounds; round++)); do
   setsid bash -c "$(declare -f loop); log='$log' WARREN='$WARREN'; loop $round" &
   pid=$!
   sleep "$delay"
-  kill -KILL -- "-$pid" 2>/dev/null
+  # Before setsid has run there is no group yet: kill the one process then.
+  kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
   in_flight >>"$log/kills"
 done

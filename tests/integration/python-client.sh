@@ -18,6 +18,16 @@ like "demo: the run was alice's uid in her sandbox" "$out" "✓ user_alice: uid 
 like "demo: the statistics" "$out" "user_alice: 1 sandbox, [0-9.]+ MB"
 like "demo: the total" "$out" "Total isolated users: 2"
 
+# pactown's format through the API: export_user_data of a .tar.gz asks for gzip.
+curl -s -o "$TEST_TMP/a.tgz" -w '%{http_code}' -H "Authorization: Bearer $ADMIN" \
+  "$URL/v1/tenants/user_alice/export?format=gz" >"$TEST_TMP/code"
+is "export?format=gz answers 200" "$(cat "$TEST_TMP/code")" 200
+is "  with a gzip stream" "$(head -c2 "$TEST_TMP/a.tgz" | od -An -tx1 | tr -d ' ')" 1f8b
+ok "  that tar reads, holding alice's sandbox" sh -c "tar -tzf '$TEST_TMP/a.tgz' | grep -q 'home/sandboxes/my-api/'"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ADMIN" \
+  "$URL/v1/tenants/user_alice/export?format=bz2")
+is "export?format=bz2 is refused (400)" "$code" 400
+
 count=$TEST_TMP/checks
 CHECKS_COUNT=$count python3 "$WARREN_SRC/tests/python/client-checks.py" "$_tap_n" >"$TEST_TMP/checks.tap" 2>&1
 cat "$TEST_TMP/checks.tap"

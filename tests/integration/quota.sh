@@ -100,7 +100,9 @@ is "  one run going" "$(echo "$out" | json 'd["runs"]')" 1
 is "  processes now >= 1" "$(echo "$out" | json 'd["pids"]["current"] >= 1')" True
 is "  memory now > 0 and <= peak" "$(echo "$out" | json '0 < d["memory"]["current"] <= d["memory"]["peak"]')" True
 is "  quota limits reported" "$(echo "$out" | json '[d["memory"]["max"], d["pids"]["max"], d["cpu"]["max_cores"]]')" "[134217728, 32, 0.5]"
-is "  health ok" "$(echo "$out" | json 'd["health"]')" ok
+# ok; or throttled where the machine is so slow (an emulated guest) that a
+# sleeping run's start really meets its half core.
+like "  health ok (or throttled on a very slow machine)" "$(echo "$out" | json 'd["health"]')" '^(ok|throttled)$'
 is "  every figure is there" "$(echo "$out" | json 'sorted(d)')" "['cpu', 'frozen', 'health', 'linux_username', 'memory', 'network', 'oom_kills', 'pids', 'refused_syscalls', 'runs', 'saas_user_id', 'storage']"
 run_warren top --json
 is "top lists both tenants" "$(echo "$out" | json 'sorted(t["saas_user_id"] for t in d["tenants"])')" "['alice', 'bob']"

@@ -26,6 +26,26 @@ for level in container strong; do
   is "$level: the command is pid 2, a child of pid 1" "$(echo "$out" | head -1)" "2 1"
   is "$level: pid 1 (the init) is there" "$(echo "$out" | tail -1)" init
 
+  # The init is a fork of the supervising warren: it must not show warren's
+  # command line (tenant ids, options), environment or memory to the run.
+  run_warren run --level $level init-a -- /bin/sh -c \
+    'tr "\0" " " </proc/1/cmdline; echo; cat /proc/1/comm
+     if cat /proc/1/environ >/dev/null 2>&1; then echo "environ: $(tr "\0" " " </proc/1/environ | wc -c)"; else echo environ: denied; fi
+     if head -c1 /proc/1/mem >/dev/null 2>&1; then echo mem: read; else echo mem: denied; fi'
+  is "$level: pid 1's command line is warren-init, not warren's" "$(echo "$out" | sed -n 1p)" "warren-init "
+  ok "$level:   no word of the caller's command line in it" \
+    test -z "$(echo "$out" | sed -n 1p | grep -e init-a -e run -e "$level")"
+  is "$level: pid 1's name is warren-init" "$(echo "$out" | sed -n 2p)" warren-init
+  like "$level: pid 1's environment is not readable, or empty" "$(echo "$out" | sed -n 3p)" \
+    "^environ: (denied|0)$"
+  is "$level: pid 1's memory is not readable" "$(echo "$out" | sed -n 4p)" "mem: denied"
+  # What a process of the run reads where the environment lived: nothing of
+  # the caller's, even with the environment marker set for this very check.
+  out=$(CALLER_SECRET=leak-marker-1 "$WARREN" run --level $level init-a -- /bin/sh -c \
+    'cat /proc/1/cmdline /proc/1/environ 2>/dev/null | tr "\0" " "' 2>&1 || true)
+  ok "$level: the caller's environment does not reach the run through pid 1" \
+    test -z "$(echo "$out" | grep leak-marker-1)"
+
   # The subshell exits at once, so its `sleep 0.1` is orphaned: reparented to
   # pid 1, which must reap it when it ends.
   run_warren run --level $level init-a -- /bin/sh -c \
