@@ -45,12 +45,12 @@ demo: deps $(BUILD)/warren
 test: deps $(BUILD)/build.ninja $(ASAN_BUILD)/build.ninja $(FUZZ_BUILD)/build.ninja
 	ninja -C $(BUILD)
 	ninja -C $(ASAN_BUILD)
-	ninja -C $(FUZZ_BUILD) tests/fuzz/fuzz-names tests/fuzz/fuzz-router
-	./tests/run-all $(BUILD):!vm $(ASAN_BUILD) $(FUZZ_BUILD):fuzz
+	ninja -C $(FUZZ_BUILD) fuzz-targets
+	./tests/run-all $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD):fuzz
 
-# The cgroup v2 tests in their cgroup-v2-only guest (tests/vm/, suite vm):
-# several minutes where the guest's CPU is emulated, so a target of their own,
-# which CI runs after `make test`.
+# The cgroup v2 tests in their cgroup-v2-only guest (tests/vm/, suite vm)
+# alone: `make test` runs them too (in the normal build), this is for working
+# on them.
 test-vm: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 	./tests/run-all $(BUILD):vm

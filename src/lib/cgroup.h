@@ -69,9 +69,10 @@ struct wr_quota;
  * the kernel refuses (memory below current use) fails naming the value. */
 int wr_cgroup_tenant_limit(wr_cgroups *c, const char *tenant, const struct wr_quota *q, bool force,
                            wr_err *e);
-/* Hybrid hosts: opens (close-on-exec, write-only) the cgroup.procs of the
+/* Hybrid hosts: opens (close-on-exec, write-only) the `tasks` file of the
  * tenant's v1 groups into fds and returns how many (0 on a v2 host). A run's
- * child writes "0" into each to join them itself, before it can fork: the
+ * single-threaded child writes "0" into each to join them itself, before it
+ * can fork: the
  * v1 hierarchies cannot be reached with CLONE_INTO_CGROUP. */
 int wr_cgroup_attach_fds(wr_cgroups *c, const char *tenant, int fds[], size_t max, wr_err *e);
 #define WR_CGROUP_ATTACH_MAX 4

@@ -186,7 +186,7 @@ typedef struct plan {
     char **argv;
     char **envp;
     struct rlimit limits[3]; /* run_rlimits, clamped to what warren itself may set */
-    int cgroup_v1[WR_CGROUP_ATTACH_MAX]; /* hybrid host: the tenant's v1 cgroup.procs */
+    int cgroup_v1[WR_CGROUP_ATTACH_MAX]; /* hybrid host: the tenant's v1 groups' tasks */
     int ncgroup_v1;
     const struct prctl_mm_map *mm; /* contained: warren's memory layout (init_identity) */
 } plan;
@@ -400,8 +400,10 @@ static _Noreturn void child_main(const plan *p) {
     /* cgroup v1 hook. clone3 put the child into its run's cgroup2 group
      * (tracking, kill, freeze); on a hybrid host the limits live in v1
      * hierarchies, which CLONE_INTO_CGROUP cannot reach. The child joins
-     * them itself ("0" = the writer) before it can fork: whatever it starts
-     * later is born inside. The fds were opened by the parent (as root). */
+     * them itself ("0" = the writer, to each group's `tasks`: the child has
+     * one thread, so this moves all of it, and a lone thread moves without
+     * the kernel's host-wide lock, cgroup-v1.c) before it can fork: whatever
+     * it starts later is born inside. The fds were opened by the parent. */
     for (int i = 0; i < p->ncgroup_v1; i++)
         CHECK(p, STEP_CGROUP_V1, write(p->cgroup_v1[i], "0", 1) == 1);
 
