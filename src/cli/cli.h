@@ -10,6 +10,7 @@
 #include "config.h"
 #include "err.h"
 #include "tenant.h"
+#include "tenant-json.h"
 
 /* Exit codes (README, docs/ERRORS.md). */
 enum {
@@ -86,9 +87,7 @@ int cli_fail(cli *c, const wr_err *e);
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* output.c */
-json_t *tenant_json(const wr_tenant *t);
 json_t *stats_json(const wr_stats *s);
-double size_mb(uint64_t bytes);
 void print_json(json_t *j); /* prints and releases */
 void format_time(double t, char *buf, size_t n);
 

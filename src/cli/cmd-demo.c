@@ -60,7 +60,7 @@ int cmd_demo(cli *c, char **args) {
         if (wr_tenant_stats(c->w, demo_tenants[i], &s, &e) < 0) return cli_fail(c, &e);
         printf("  %s: %llu sandbox%s, %.2f MB\n", demo_tenants[i],
                (unsigned long long)s.sandbox_count, s.sandbox_count == 1 ? "" : "es",
-               size_mb(s.disk_bytes));
+               wr_size_mb(s.disk_bytes));
     }
 
     wr_tenant *all;

@@ -59,7 +59,7 @@ int cmd_export(cli *c, char **args) {
         print_json(j);
     } else {
         fprintf(to_stdout ? stderr : stdout, "exported %s: %llu files, %.1f MB in %.2f s%s%s%s\n",
-                tenant, (unsigned long long)st.files, size_mb(st.bytes), secs,
+                tenant, (unsigned long long)st.files, wr_size_mb(st.bytes), secs,
                 st.frozen ? " (runs frozen during the copy)" : " (not frozen: no cgroup2)",
                 to_stdout ? "" : " -> ", to_stdout ? "" : file);
         if (st.skipped)

@@ -60,7 +60,7 @@ int cmd_import(cli *c, char **args) {
     if (c->json) {
         json_t *j = json_pack(
             "{s:b,s:s,s:o,s:b,s:s,s:s,s:b,s:I,s:I,s:I,s:I,s:f}", "success", 1, "user_id", tenant,
-            "user", tenant_json(&res.tenant), "created", res.created, "format", res.format,
+            "user", wr_tenant_json(&res.tenant), "created", res.created, "format", res.format,
             "source", res.source, "verified", res.verified, "files", (json_int_t)res.stats.files,
             "entries", (json_int_t)res.stats.entries, "bytes", (json_int_t)res.stats.bytes,
             "setid_bits_dropped", (json_int_t)res.stats.neutralised, "seconds", secs);
@@ -68,7 +68,7 @@ int cmd_import(cli *c, char **args) {
     } else {
         printf("imported %s archive into %s%s: %llu files, %.1f MB in %.2f s%s\n", res.format,
                tenant, res.created ? " (new tenant)" : "", (unsigned long long)res.stats.files,
-               size_mb(res.stats.bytes), secs,
+               wr_size_mb(res.stats.bytes), secs,
                res.verified ? ", checksums verified" : " (no manifest to verify)");
         printf("home     %s (uid %u)\n", res.tenant.home_dir, (unsigned)res.tenant.uid);
         if (res.stats.neutralised)

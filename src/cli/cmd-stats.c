@@ -47,8 +47,8 @@ static void print_usage_text(const wr_usage *u) {
     printf("tenant      %s (%s)\nhealth      %s%s\nruns        %u\n", u->tenant.saas_user_id,
            u->tenant.linux_username, u->health, u->frozen ? " (frozen)" : "", u->runs);
     lim_text(wr_quota_format_size, u->quota.memory, lim, sizeof lim);
-    printf("memory      %.1f MiB now, %.1f MiB peak (quota %s)\n", size_mb(u->memory_current),
-           size_mb(u->memory_peak), lim);
+    printf("memory      %.1f MiB now, %.1f MiB peak (quota %s)\n", wr_size_mb(u->memory_current),
+           wr_size_mb(u->memory_peak), lim);
     lim_text(wr_quota_format_cpu, u->quota.cpu_milli, lim, sizeof lim);
     printf("cpu         %.2f s, throttled %.2f s (quota %s%s)\n", u->cpu_seconds,
            u->throttled_seconds, lim, wr_quota_limited(u->quota.cpu_milli) ? " cores" : "");
@@ -56,7 +56,7 @@ static void print_usage_text(const wr_usage *u) {
     printf("processes   %llu now, %llu peak (quota %s)\n", (unsigned long long)u->pids_current,
            (unsigned long long)u->pids_peak, lim);
     lim_text(wr_quota_format_size, u->quota.storage, lim, sizeof lim);
-    printf("storage     %.1f MiB (quota %s)\n", size_mb(u->storage_bytes), lim);
+    printf("storage     %.1f MiB (quota %s)\n", wr_size_mb(u->storage_bytes), lim);
     printf("network     %llu bytes in, %llu bytes out\n", (unsigned long long)u->net_rx_bytes,
            (unsigned long long)u->net_tx_bytes);
     printf("oom kills   %llu\nrefused     %llu system calls\n", (unsigned long long)u->oom_kills,
@@ -120,9 +120,9 @@ int cmd_top(cli *c, char **args) {
         for (size_t i = 0; i < m; i++) {
             const wr_usage *u = &us[i];
             printf("%-28.28s %-10s %4u %9.1f %9.1f %8.2f %8.2f %5llu %9.1f %4llu\n",
-                   u->tenant.saas_user_id, u->health, u->runs, size_mb(u->memory_current),
-                   size_mb(u->memory_peak), u->cpu_seconds, u->throttled_seconds,
-                   (unsigned long long)u->pids_current, size_mb(u->storage_bytes),
+                   u->tenant.saas_user_id, u->health, u->runs, wr_size_mb(u->memory_current),
+                   wr_size_mb(u->memory_peak), u->cpu_seconds, u->throttled_seconds,
+                   (unsigned long long)u->pids_current, wr_size_mb(u->storage_bytes),
                    (unsigned long long)u->oom_kills);
         }
     }

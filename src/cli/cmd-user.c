@@ -17,7 +17,7 @@ static void print_tenant(const wr_tenant *t) {
 
 static int show_tenant(cli *c, const wr_tenant *t) {
     if (c->json)
-        print_json(tenant_json(t));
+        print_json(wr_tenant_json(t));
     else
         print_tenant(t);
     return EXIT_OK;
@@ -56,7 +56,7 @@ int cmd_user_list(cli *c, char **args) {
     if (c->json) {
         json_t *users = json_array();
         for (size_t i = 0; i < n; i++)
-            json_array_append_new(users, tenant_json(&v[i]));
+            json_array_append_new(users, wr_tenant_json(&v[i]));
         json_t *j = json_object();
         json_object_set_new(j, "users", users);
         json_object_set_new(j, "count", json_integer((json_int_t)n));
@@ -86,7 +86,7 @@ int cmd_user_stats(cli *c, char **args) {
     } else {
         printf("%s: %llu sandbox%s, %.2f MB in %llu files%s\n", s.tenant.saas_user_id,
                (unsigned long long)s.sandbox_count, s.sandbox_count == 1 ? "" : "es",
-               size_mb(s.disk_bytes), (unsigned long long)s.files,
+               wr_size_mb(s.disk_bytes), (unsigned long long)s.files,
                s.truncated ? " (some directories too deep to count)" : "");
     }
     return EXIT_OK;

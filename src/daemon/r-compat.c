@@ -12,7 +12,7 @@ int h_compat_users(dreq *r) {
     if (wr_tenant_list(srv_warren(r->s), &v, &n, &e) < 0) return reply_wr_err(r, &e);
     json_t *list = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(list, tenant_obj(&v[i]));
+        json_array_append_new(list, wr_tenant_json(&v[i]));
     free(v);
     return reply_json(r, 200, json_pack("{s:o,s:I}", "users", list, "count", (json_int_t)n));
 }
@@ -22,13 +22,13 @@ int h_compat_user(dreq *r) {
     wr_tenant t;
     warren *w = srv_warren(r->s);
     /* Reads are free; a create counts against the client's create rate. */
-    if (wr_tenant_get(w, r->params[0], &t, &e) == 0) return reply_json(r, 200, tenant_obj(&t));
+    if (wr_tenant_get(w, r->params[0], &t, &e) == 0) return reply_json(r, 200, wr_tenant_json(&t));
     if (e.kind == WR_ERR_INVALID) return reply_wr_err(r, &e);
     if (!srv_may_create(r->s, r))
         return reply_error(r, 429, "rate_limited", "too many users created; slow down");
     wr_err_clear(&e);
     if (wr_tenant_get_or_create(w, r->params[0], &t, NULL, &e) < 0) return reply_wr_err(r, &e);
-    return reply_json(r, 200, tenant_obj(&t));
+    return reply_json(r, 200, wr_tenant_json(&t));
 }
 
 int h_compat_stats(dreq *r) {
@@ -38,7 +38,7 @@ int h_compat_stats(dreq *r) {
     json_t *j = json_pack("{s:{s:s,s:s},s:I,s:f}", "user", "saas_user_id",
                           st.tenant.saas_user_id, "linux_username", st.tenant.linux_username,
                           "sandbox_count", (json_int_t)st.sandbox_count, "total_size_mb",
-                          mb_of(st.disk_bytes));
+                          wr_size_mb(st.disk_bytes));
     return reply_json(r, 200, j);
 }
 

@@ -9,21 +9,7 @@
 #include "quota.h"
 #include "util.h"
 
-json_t *tenant_obj(const wr_tenant *t) {
-    json_t *j = json_object();
-    json_object_set_new(j, "saas_user_id", json_string(t->saas_user_id));
-    json_object_set_new(j, "linux_username", json_string(t->linux_username));
-    json_object_set_new(j, "linux_uid", json_integer(t->uid));
-    json_object_set_new(j, "linux_gid", json_integer(t->gid));
-    json_object_set_new(j, "home_dir", json_string(t->home_dir));
-    json_object_set_new(j, "created_at", json_real(t->created_at));
-    return j;
-}
 
-/* pactown reports round(bytes / MiB, 2). */
-double mb_of(uint64_t bytes) {
-    return round((double)bytes / (1024.0 * 1024.0) * 100.0) / 100.0;
-}
 
 /* A positive count from the query, or dflt; -1 (after answering 400) if bad. */
 static long long query_count(dreq *r, const char *key, long long dflt, long long max, int *ret) {
@@ -62,7 +48,7 @@ int h_tenants_list(dreq *r) {
             more = true;
             break;
         }
-        json_array_append_new(list, tenant_obj(&v[i]));
+        json_array_append_new(list, wr_tenant_json(&v[i]));
         last = v[i].uid;
         taken++;
     }
@@ -107,7 +93,7 @@ int h_tenants_create(dreq *r) {
         wr_tenant_delete(w, id, false, NULL);
     json_decref(b); /* id and quotas pointed into it */
     if (q < 0) return reply_wr_err(r, &e);
-    json_t *j = tenant_obj(&t);
+    json_t *j = wr_tenant_json(&t);
     if (with_quotas) {
         wr_quota eff;
         if (wr_quota_effective(w, t.saas_user_id, &eff, NULL) == 0)
@@ -120,7 +106,7 @@ int h_tenant_get(dreq *r) {
     wr_err e = WR_ERR_INIT;
     wr_tenant t;
     if (wr_tenant_get(srv_warren(r->s), r->params[0], &t, &e) < 0) return reply_wr_err(r, &e);
-    return reply_json(r, 200, tenant_obj(&t));
+    return reply_json(r, 200, wr_tenant_json(&t));
 }
 
 int h_tenant_delete(dreq *r) {
@@ -137,9 +123,9 @@ int h_tenant_stats(dreq *r) {
     wr_stats st;
     if (wr_tenant_stats(srv_warren(r->s), r->params[0], &st, &e) < 0) return reply_wr_err(r, &e);
     return reply_json(r, 200,
-                      json_pack("{s:o,s:I,s:f,s:I,s:I,s:b}", "user", tenant_obj(&st.tenant),
+                      json_pack("{s:o,s:I,s:f,s:I,s:I,s:b}", "user", wr_tenant_json(&st.tenant),
                                 "sandbox_count", (json_int_t)st.sandbox_count, "total_size_mb",
-                                mb_of(st.disk_bytes), "disk_bytes", (json_int_t)st.disk_bytes,
+                                wr_size_mb(st.disk_bytes), "disk_bytes", (json_int_t)st.disk_bytes,
                                 "files", (json_int_t)st.files, "truncated", st.truncated));
 }
 

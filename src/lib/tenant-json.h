@@ -1,0 +1,12 @@
+/* A tenant as JSON, one shape for the CLI and the daemon: the field order is
+ * part of the contract (pactown's IsolatedUser.to_dict()). */
+#pragma once
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "tenant.h"
+
+json_t *wr_tenant_json(const wr_tenant *t);
+/* Megabytes as pactown reports them: round(bytes / MiB, 2). */
+double wr_size_mb(uint64_t bytes);
