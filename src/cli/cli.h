@@ -29,7 +29,7 @@ enum {
     OPT_SERVE = 1u << 4, /* --listen --socket --bench-floor */
     OPT_NET = 1u << 6, /* --mode */
     OPT_QUOTA = 1u << 5, /* --memory --cpu --cpu-weight --pids --nofile --storage --inodes --net-* */
-    OPT_ARCHIVE = 1u << 7, /* --force --replace --from */
+    OPT_ARCHIVE = 1u << 7, /* --force --format --replace --from */
 };
 
 /* `nargs` of a command whose positional arguments continue after the first. */

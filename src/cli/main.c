@@ -465,7 +465,8 @@ int main(int argc, char **argv) {
                                : stray & OPT_AUDIT    ? "the options of 'audit'"
                                : stray & OPT_SERVE    ? "the options of 'serve'"
                                : stray & OPT_NET      ? "--mode"
-                               : stray & OPT_ARCHIVE  ? "--force, --replace or --from"
+                               : stray & OPT_QUOTA    ? "the options of 'quota set'"
+                               : stray & OPT_ARCHIVE  ? "--force, --format, --replace or --from"
                                                       : "the options of 'run'");
     int nargs = nwords - used;
     bool count_ok = cmd->nargs == NARGS_AT_LEAST_ONE  ? nargs >= 1
