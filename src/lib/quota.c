@@ -137,12 +137,15 @@ int wr_quota_parse_cpu(const char *what, const char *s, int64_t *ret_milli, wr_e
                           "core such as 50%%",
                           what, s);
     long double milli = *u ? v * 10 : v * 1000;
+    /* The range first: casting a value no int64_t holds is undefined. */
+    if (milli > 1024 * 1000)
+        return wr_invalid(e, "%s '%s': more than 1024 cores", what, s);
+    if (!(milli >= 0))
+        return wr_invalid(e, "%s '%s': must be at least 0.001 cores", what, s);
     long double rounded = (long double)(int64_t)(milli + 0.5L), diff = milli - rounded;
     if (rounded < 1 || diff > 1e-6L || diff < -1e-6L)
         return wr_invalid(e, "%s '%s': must be a multiple of 0.001 cores, at least 0.001", what,
                           s);
-    if (milli > 1024 * 1000)
-        return wr_invalid(e, "%s '%s': more than 1024 cores", what, s);
     *ret_milli = (int64_t)rounded;
     return 0;
 }
