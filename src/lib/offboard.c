@@ -60,6 +60,7 @@
 
 #include "audit.h"
 #include "fs.h"
+#include "proc.h"
 #include "util.h"
 #include "warren-internal.h"
 
@@ -328,25 +329,9 @@ static long keyctl(int op, unsigned long a, unsigned long b) {
     return syscall(SYS_keyctl, op, a, b, 0, 0);
 }
 
-/* Step 1: nothing but uid:gid, no groups, no capability. */
-static int become(uid_t uid, gid_t gid) {
-    if (syscall(SYS_setgroups, 0, NULL) < 0) return errno;
-    if (syscall(SYS_setresgid, gid, gid, gid) < 0) return errno;
-    if (syscall(SYS_setresuid, uid, uid, uid) < 0) return errno;
-    uid_t r, ef, s;
-    if (syscall(SYS_getresuid, &r, &ef, &s) < 0) return errno;
-    if (r != uid || ef != uid || s != uid) return EPERM;
-    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-    struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {0};
-    if (syscall(SYS_capget, &hdr, data) < 0) return errno;
-    for (size_t i = 0; i < ELEMENTSOF(data); i++)
-        if (data[i].effective || data[i].permitted) return EPERM;
-    return 0;
-}
-
 static _Noreturn void key_helper(uid_t uid, gid_t gid, int report_fd) {
     key_report rep = {0};
-    rep.errnum = become(uid, gid);
+    rep.errnum = wr_helper_become(uid, gid);
     if (rep.errnum == 0) {
         /* Step 2: all three looked up before any is invalidated; looking one
          * up after would make the others anew. */

@@ -55,8 +55,9 @@ static void pause_ns(uint64_t ns) {
     nanosleep(&ts, NULL);
 }
 
-/* Step 1: the helper becomes uid and nothing more. */
-static int become(uid_t uid) {
+int wr_helper_become(uid_t uid, gid_t gid) {
+    if (syscall(SYS_setgroups, 0, NULL) < 0) return errno;
+    if (syscall(SYS_setresgid, gid, gid, gid) < 0) return errno;
     if (syscall(SYS_setresuid, uid, uid, uid) < 0) return errno;
     uid_t r, ef, s;
     if (syscall(SYS_getresuid, &r, &ef, &s) < 0) return errno;
@@ -170,7 +171,8 @@ static kill_report sweep(uid_t uid) {
 
 static _Noreturn void helper(uid_t uid, int report_fd) {
     kill_report rep = {0};
-    rep.errnum = become(uid);
+    /* Its gid is the UID's number too: it needs no group, and keeps none of root's. */
+    rep.errnum = wr_helper_become(uid, (gid_t)uid);
     if (rep.errnum == 0) rep = sweep(uid);
     ssize_t n = write(report_fd, &rep, sizeof rep);
     _exit(n == (ssize_t)sizeof rep ? 0 : 1);

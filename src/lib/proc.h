@@ -16,3 +16,9 @@
 /* Refuses uid 0 and the caller's own UID. Returns the number of sweeps that
  * found processes (0: there were none). */
 int wr_kill_uid(uid_t uid, wr_err *e);
+
+/* In a forked helper about to act as a UID (wr_kill_uid here, the keyring
+ * sweep in offboard.c): uid:gid, no groups, and a check that no capability is
+ * left. Raw system calls only, safe after fork in a threaded process. Returns
+ * 0 or an errno. */
+int wr_helper_become(uid_t uid, gid_t gid);
