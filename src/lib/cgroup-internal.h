@@ -9,6 +9,7 @@
  * ("hybrid"). */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "cgroup.h"
@@ -48,6 +49,11 @@ int wr_cg_read(int dirfd, const char *file, char *buf, size_t size);
 int wr_cg_read_u64(int dirfd, const char *file, uint64_t *ret);
 /* The number after "key " in a flat-keyed file (cpu.stat, memory.events). */
 int wr_cg_read_key(int dirfd, const char *file, const char *key, uint64_t *ret);
+/* Splits one line of /proc/self/mountinfo in place: fields[0..5] (id, parent,
+ * major:minor, root, mount point, options) and after[0..2], the words after
+ * the "-" separator (fstype, source, super options; NULL where missing).
+ * False for a line with fewer than six fields. */
+bool wr_cg_mountinfo_split(char *line, char *fields[6], char *after[3]);
 /* mountinfo's octal escapes, decoded in place; the rest of `path` below
  * `root` ("" or "/...") or NULL. */
 void wr_cg_unescape_octal(char *s);

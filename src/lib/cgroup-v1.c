@@ -95,18 +95,11 @@ int wr_cg1_discover(wr_cgroups *c, wr_err *e) {
     unsigned have = 0;
     while ((n = getline(&line, &cap, f)) >= 0) {
         if (n > 0 && line[n - 1] == '\n') line[--n] = '\0';
-        char *fields[6] = {0};
-        char *save = NULL, *tok = strtok_r(line, " ", &save);
-        size_t i = 0;
-        for (; tok && i < ELEMENTSOF(fields); tok = strtok_r(NULL, " ", &save))
-            fields[i++] = tok;
-        if (i < ELEMENTSOF(fields)) continue;
-        while (tok && !streq(tok, "-"))
-            tok = strtok_r(NULL, " ", &save);
-        const char *fstype = tok ? strtok_r(NULL, " ", &save) : NULL;
-        if (!fstype || !streq(fstype, "cgroup")) continue;
-        (void)strtok_r(NULL, " ", &save); /* source */
-        const char *opts = strtok_r(NULL, " ", &save);
+        char *fields[6], *after[3];
+        if (!wr_cg_mountinfo_split(line, fields, after) || !after[0] ||
+            !streq(after[0], "cgroup"))
+            continue;
+        const char *opts = after[2]; /* the super options: rw,memory... */
         if (!opts) continue;
         bool other;
         unsigned m = ctrl_mask(opts, &other);

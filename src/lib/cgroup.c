@@ -78,6 +78,20 @@ static const char *fd_name(int fd, char *buf, size_t size) {
 
 /* Decodes the octal escapes (\040 for a space, \011, \012, \134) that
  * /proc/self/mountinfo uses in paths, in place. */
+bool wr_cg_mountinfo_split(char *line, char *fields[6], char *after[3]) {
+    char *save = NULL, *tok = strtok_r(line, " ", &save);
+    size_t i = 0;
+    for (; tok && i < 6; tok = strtok_r(NULL, " ", &save))
+        fields[i++] = tok;
+    if (i < 6) return false;
+    /* Optional fields, as many as there are, end at "-". */
+    while (tok && !streq(tok, "-"))
+        tok = strtok_r(NULL, " ", &save);
+    for (i = 0; i < 3; i++)
+        after[i] = tok ? (tok = strtok_r(NULL, " ", &save)) : NULL;
+    return true;
+}
+
 void wr_cg_unescape_octal(char *s) {
     char *w = s;
     for (char *r = s; *r;) {
@@ -161,17 +175,10 @@ static int locate_own(const char *own, char **ret, wr_err *e) {
     ssize_t n;
     while ((n = getline(&line, &cap, f)) >= 0) {
         if (n > 0 && line[n - 1] == '\n') line[--n] = '\0';
-        /* id parent major:minor root mount-point options [optional...] - fstype ... */
-        char *fields[6] = {0};
-        char *save = NULL, *tok = strtok_r(line, " ", &save);
-        size_t i = 0;
-        for (; tok && i < ELEMENTSOF(fields); tok = strtok_r(NULL, " ", &save))
-            fields[i++] = tok;
-        if (i < ELEMENTSOF(fields)) continue;
-        while (tok && !streq(tok, "-"))
-            tok = strtok_r(NULL, " ", &save);
-        const char *fstype = tok ? strtok_r(NULL, " ", &save) : NULL;
-        if (!fstype || !streq(fstype, "cgroup2")) continue;
+        char *fields[6], *after[3];
+        if (!wr_cg_mountinfo_split(line, fields, after) || !after[0] ||
+            !streq(after[0], "cgroup2"))
+            continue;
 
         char *root = fields[3], *mnt = fields[4];
         wr_cg_unescape_octal(root);
