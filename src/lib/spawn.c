@@ -27,9 +27,10 @@
  * instead of building ~50 mounts. At the strong level it then
  * gives up the bounding set before the uid change, checks no capability is
  * left, restricts itself with Landlock, and loads the seccomp filter last:
- * the filter's notification listener is handed to the parent (its number on
- * the error pipe, the parent takes it with pidfd_getfd and says go on a sync
- * pipe) before execve would close it. The filter is compiled once per build
+ * the filter's notification listener is handed to the parent: its number on
+ * the error pipe, and the parent takes it with pidfd_getfd from the init,
+ * which keeps it while the command runs (without root the init first waits
+ * for a go on a sync pipe). The filter is compiled once per build
  * and kept in the state directory (seccomp-cache.c).
  *
  * A contained child does not exec the command itself: it stays as pid 1 of
@@ -177,7 +178,7 @@ typedef struct plan {
     int landlock;            /* strong: the ruleset, or -1 */
     int landlock_abi;
     const wr_seccomp *seccomp; /* strong */
-    int sync_fd;               /* strong: the parent has taken the listener */
+    int sync_fd;               /* strong without root: the parent has taken the listener */
     int stdio[3];
     int cwd_fd;
     int err_fd;
@@ -487,14 +488,17 @@ static _Noreturn void child_main(const plan *p) {
         int r = wr_caps_verify_none();
         if (r < 0) child_fail(p, STEP_NO_CAPS, -r);
         if (p->landlock >= 0 && (r = landlock_inside(p)) < 0) child_fail(p, STEP_LANDLOCK, -r);
-        /* Last: after this only what the filter allows works, and the
-         * listener must reach the parent before execve closes it. */
+        /* Last: after this only what the filter allows works. The listener
+         * is close-on-exec: the init keeps it while the command runs, and
+         * the parent takes its own copy with pidfd_getfd as soon as it reads
+         * the number. Root may take it from a non-dumpable init at any time;
+         * without root the init waits, as it turns non-dumpable next. */
         int listener = wr_seccomp_load(p->seccomp);
         if (listener < 0) child_fail(p, STEP_SECCOMP, -listener);
         report hand = {REPORT_LISTENER, 0, listener};
         char go;
         if (write(p->err_fd, &hand, sizeof hand) != (ssize_t)sizeof hand ||
-            read(p->sync_fd, &go, 1) != 1)
+            (p->sync_fd >= 0 && read(p->sync_fd, &go, 1) != 1))
             child_fail(p, STEP_SECCOMP, EPIPE);
     }
 
@@ -840,6 +844,13 @@ static __attribute__((noinline)) long clone_vfork(const plan *pl, struct clone_a
 }
 #endif
 
+/* Whether a run's init has ended (or is ending: it lets go of its files
+ * just before its pidfd turns readable). */
+static bool init_ended(int pidfd) {
+    struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
+    return poll(&pfd, 1, 1000) == 1;
+}
+
 int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
     if (!!spec->shell == !!(spec->argv && spec->argv[0]))
         return wr_invalid(e, "a run needs either a command or --shell, not both");
@@ -916,12 +927,16 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
             ruleset = -1;
         } else if ((r = landlock_outside(ruleset, abi, homefd, e)) < 0)
             goto out;
-        if (pipe2(sp, O_CLOEXEC) < 0) {
-            r = wr_sys(e, errno, "cannot make the run's sync pipe");
-            goto out;
+        /* Without root the init waits until the parent has taken the
+         * listener (child_main); root needs no wait. */
+        if (userns) {
+            if (pipe2(sp, O_CLOEXEC) < 0) {
+                r = wr_sys(e, errno, "cannot make the run's sync pipe");
+                goto out;
+            }
+            sync_r = sp[0];
+            sync_w = sp[1];
         }
-        sync_r = sp[0];
-        sync_w = sp[1];
     }
     if ((r = build_env(spec, &t, &env, e)) < 0) goto out;
     const char *shell_argv[] = {"/bin/sh", "-c", spec->shell, NULL};
@@ -1070,7 +1085,14 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
         while (n < 0 && errno == EINTR);
         if (n != (ssize_t)sizeof rep || rep.step != REPORT_LISTENER) break;
         run->listener = (int)syscall(SYS_pidfd_getfd, pidfd, rep.detail, 0);
-        if (run->listener < 0 || write(sync_w, "g", 1) != 1) {
+        if (run->listener < 0 && sync_w < 0 && init_ended(pidfd)) {
+            /* The command came and went, and the init with it, before the
+             * listener was taken: nothing was refused, or the command
+             * would still be waiting for the answer. */
+            run->listener_done = true;
+            continue;
+        }
+        if (run->listener < 0 || (sync_w >= 0 && write(sync_w, "g", 1) != 1)) {
             r = wr_sys(e, errno, "cannot take the run's seccomp listener");
             wr_run_free(run);
             run = NULL;
