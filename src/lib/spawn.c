@@ -10,7 +10,7 @@
  * inside the run's cgroup, so nothing it ever forks can escape tracking, and
  * the parent holds a pidfd that cannot be confused with a recycled pid.
  *
- * The child runs the steps of child_main in a fixed order, each a plain system
+ * The child runs the steps of wr_spawn_child (spawn-child.c) in a fixed order, each a plain system
  * call: it allocates nothing and takes no lock, because the parent may have
  * threads whose locks were copied mid-hold. Credentials are changed with raw
  * system calls: glibc's setresuid would try to synchronise threads that exist
@@ -34,7 +34,7 @@
  * and kept in the state directory (seccomp-cache.c).
  *
  * A contained child does not exec the command itself: it stays as pid 1 of
- * the run's pid namespace, a minimal init (run_init) that vforks the command,
+ * the run's pid namespace, a minimal init (spawn-init.c) that vforks the command,
  * reaps orphans, forwards termination signals, and reports the command's own
  * wait status on a status pipe, so the run ends with the command's status.
  *
@@ -62,7 +62,6 @@
 #include <string.h>
 #include <linux/prctl.h>
 #include <pthread.h>
-#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/resource.h>
@@ -73,7 +72,6 @@
 #include <unistd.h>
 
 #include "audit.h"
-#include "caps.h"
 #include "cgroup.h"
 #include "fs.h"
 #include "home.h"
@@ -86,426 +84,8 @@
 #include "store.h"
 #include "userns.h"
 #include "util.h"
+#include "spawn-internal.h"
 #include "warren-internal.h"
-
-/* --- the child's steps, in order --------------------------------------------- */
-
-typedef enum step {
-    STEP_SIGNALS,        /* default dispositions, nothing blocked */
-    STEP_CGROUP_V1,      /* hybrid host: join the tenant's v1 groups (quota limits) */
-    STEP_PARENT_DEATH,   /* die with the parent */
-    STEP_USERNS,         /* non-root container: map the caller's ids (userns.c) */
-    STEP_NETNS,          /* container: the tenant's network namespace */
-    STEP_ROOTFS,         /* container: the private root, cwd inside it */
-    STEP_HOSTNAME,       /* container: hostname = the account name */
-    STEP_INIT_TITLE,     /* contained: the init's /proc command line, not warren's */
-    STEP_SETSID,         /* own session: no terminal of warren's, own process group */
-    STEP_TERMINAL,       /* a tty run: its terminal becomes the controlling one */
-    STEP_STDIO,          /* the three stdio fds */
-    STEP_CLOSE_FDS,      /* every other fd closes at exec */
-    STEP_CWD,            /* the working directory, from an fd resolved safely */
-    STEP_RLIMITS,        /* core 0 and the other limits */
-    STEP_UMASK,          /* 077: what the run creates is its own */
-    STEP_BOUNDING,       /* strong: the bounding set, while still allowed to drop it */
-    STEP_GROUPS,         /* no supplementary groups */
-    STEP_GID,            /* the tenant's gid, real, effective and saved */
-    STEP_UID,            /* the tenant's uid, likewise */
-    STEP_USERNS_CAPS,    /* non-root container: what the user namespace gave, dropped */
-    STEP_PARENT_DEATH_2, /* the uid change cleared the death signal: set again */
-    STEP_NO_NEW_PRIVS,   /* no setuid, no file capabilities from here on */
-    STEP_NO_CAPS,        /* strong: prove no capability is left */
-    STEP_LANDLOCK,       /* strong: the filesystem it may touch */
-    STEP_SECCOMP,        /* strong: the system-call filter, last before exec */
-    STEP_INIT,           /* contained: stay as pid 1 (run_init), the command its child */
-    STEP_EXEC,
-    STEP_MAX,
-} step;
-
-static const char *const step_names[STEP_MAX] = {
-    [STEP_SIGNALS] = "reset signals",
-    [STEP_CGROUP_V1] = "join the tenant's cgroup v1 groups",
-    [STEP_PARENT_DEATH] = "parent-death signal",
-    [STEP_USERNS] = "user namespace",
-    [STEP_USERNS_CAPS] = "drop the user namespace's capabilities",
-    [STEP_NETNS] = "join network namespace",
-    [STEP_ROOTFS] = "private root",
-    [STEP_HOSTNAME] = "hostname",
-    [STEP_INIT_TITLE] = "init's command line",
-    [STEP_BOUNDING] = "drop bounding set",
-    [STEP_NO_CAPS] = "verify no capabilities",
-    [STEP_LANDLOCK] = "landlock",
-    [STEP_SECCOMP] = "seccomp filter",
-    [STEP_SETSID] = "new session",
-    [STEP_TERMINAL] = "controlling terminal",
-    [STEP_STDIO] = "stdio",
-    [STEP_CLOSE_FDS] = "close inherited fds",
-    [STEP_CWD] = "working directory",
-    [STEP_RLIMITS] = "resource limits",
-    [STEP_UMASK] = "umask",
-    [STEP_GROUPS] = "drop supplementary groups",
-    [STEP_GID] = "set gid",
-    [STEP_UID] = "set uid",
-    [STEP_PARENT_DEATH_2] = "parent-death signal after uid change",
-    [STEP_NO_NEW_PRIVS] = "no_new_privs",
-    [STEP_INIT] = "init (pid 1)",
-    [STEP_EXEC] = "exec",
-};
-
-/* Limits every run gets at every level. Core dumps would write the program's
- * memory into the home as root could read it later; the others are ceilings
- * that keep one run from taking the host's tables, not quotas (those are the
- * tenant's cgroup's). */
-static const struct {
-    int resource;
-    rlim_t soft, hard;
-} run_rlimits[] = {
-    {RLIMIT_CORE, 0, 0},
-    {RLIMIT_NOFILE, 1024, 4096},
-    {RLIMIT_NPROC, 2048, 2048}, /* per tenant uid: a fork bomb stops here */
-};
-
-typedef struct plan {
-    uid_t uid;
-    gid_t gid;
-    bool change_ids; /* root mode */
-    bool tty;
-    wr_level level;
-    pid_t parent;
-    int netns_fd;            /* container, root mode */
-    const wr_userns *userns; /* container without root: the maps; else NULL */
-    const wr_rootfs *rootfs; /* container */
-    const char *hostname;    /* container */
-    int landlock;            /* strong: the ruleset, or -1 */
-    int landlock_abi;
-    const wr_seccomp *seccomp; /* strong */
-    int sync_fd;               /* strong without root: the parent has taken the listener */
-    int stdio[3];
-    int cwd_fd;
-    int err_fd;
-    int status_fd; /* contained: where the init reports the command's wait status */
-    const char *path;
-    char **argv;
-    char **envp;
-    struct rlimit limits[3]; /* run_rlimits, clamped to what warren itself may set */
-    int cgroup_v1[WR_CGROUP_ATTACH_MAX]; /* hybrid host: the tenant's v1 groups' tasks */
-    int ncgroup_v1;
-    const struct prctl_mm_map *mm; /* contained: warren's memory layout (init_identity) */
-} plan;
-
-/* What the child writes on the error pipe: a failed step (and, for the
- * private root, which part of it), or the number of the seccomp listener. */
-typedef struct report {
-    int step;
-    int errnum;
-    int detail;
-} report;
-
-#define REPORT_LISTENER (-1)
-
-static _Noreturn void child_fail_at(const plan *p, step s, int errnum, int detail) {
-    report r = {s, errnum, detail};
-    ssize_t n = write(p->err_fd, &r, sizeof r);
-    (void)n;
-    _exit(WR_EXIT_SETUP);
-}
-
-static _Noreturn void child_fail(const plan *p, step s, int errnum) {
-    child_fail_at(p, s, errnum, 0);
-}
-
-/* Strong: the rules for what exists only inside the new root. Reading is
- * allowed from its "/" down, since everything under it is what rootfs.c put
- * there (read-only system, generated /etc, /proc, /dev); writing only below
- * /tmp, /dev/shm and the home (the parent's rule, on the home's inode). */
-static int landlock_inside(const plan *p) {
-    static const struct {
-        const char *path;
-        wr_landlock_access access;
-    } inside[] = {{"/", WR_LANDLOCK_READ},
-                  {"/tmp", WR_LANDLOCK_WRITE},
-                  {"/dev/shm", WR_LANDLOCK_WRITE},
-                  {"/dev/pts", WR_LANDLOCK_DEVICE}};
-    for (size_t i = 0; i < ELEMENTSOF(inside); i++) {
-        int fd = open(inside[i].path, O_PATH | O_CLOEXEC);
-        if (fd < 0) continue; /* not every root has every one */
-        int r = wr_landlock_allow(p->landlock, fd, inside[i].access, p->landlock_abi);
-        close(fd);
-        if (r < 0) return r;
-    }
-    return wr_landlock_enforce(p->landlock);
-}
-
-#define CHECK(p, s, cond)                                                                          \
-    do {                                                                                           \
-        if (!(cond)) child_fail((p), (s), errno);                                                  \
-    } while (0)
-
-/* Contained runs: the child stays as pid 1 of the run's pid namespace, a
- * minimal init, and the command runs as its child (pid 2). An init is needed
- * because pid 1 is the namespace's reaper: a command that is not written to
- * be one (a shell, python) leaves its orphans as zombies, and, being pid 1,
- * it would ignore every signal it has no handler for, SIGTERM included.
- *
- * It is the child itself, forked in-process, rather than a small helper
- * binary exec'ed as pid 1: it is already set up (every step above applies to
- * it as to the command, seccomp and Landlock included, so it is no more
- * privileged than the command), it costs one vfork instead of an execve of a
- * second program, and no helper path has to exist inside the new root. It
- * allocates nothing and calls only system calls (the parent may have
- * threads). vfork shares the init's memory with the command only until
- * execve, while the init waits; so no page table is copied.
- *
- * The init forwards the termination signals sent to it (by wr_run_signal, or
- * by the command's own processes) to the command; signals the kernel sends to
- * the terminal's process group (^C) already reach the command, so those are
- * not sent twice. It reaps every child that ends, and when the command ends
- * it writes the command's wait status on status_fd (so the run reports the
- * command's exit code or signal, not the init's) and exits with the same
- * code (128+N for signal N); the kernel then ends whatever is left in the
- * namespace. */
-static const int init_forwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
-
-/* The init is a fork of the supervising warren: without this, the run would
- * read warren's own command line in /proc/1/cmdline (the daemon's options, a
- * tenant's id) and its environment in /proc/1/environ, both still in the
- * copied memory. PR_SET_MM_MAP points them at a constant instead: the command
- * line becomes "warren-init", the environment empty. It is the one form of
- * PR_SET_MM that needs no capability (it keeps every other field as it is,
- * read by the parent from /proc/self/stat), so it works in a user namespace
- * too. The name (/proc/1/comm) follows. The kernel reads the command line
- * only from anonymous memory, so the text is a copy on the child's stack, in
- * child_main's frame, which lives as long as the init. */
-#define INIT_TITLE "warren-init"
-
-static int init_identity(const plan *p, const char title[static sizeof INIT_TITLE]) {
-    struct prctl_mm_map m = *p->mm;
-    m.brk = (uint64_t)syscall(SYS_brk, 0); /* the one field that moves (malloc) */
-    m.arg_start = (uint64_t)(uintptr_t)title;
-    m.arg_end = m.arg_start + sizeof INIT_TITLE; /* with its NUL: nothing read past it */
-    m.env_start = m.env_end = m.arg_end;
-    m.auxv = NULL;
-    m.auxv_size = 0;
-    m.exe_fd = (uint32_t)-1;
-    if (prctl(PR_SET_MM, PR_SET_MM_MAP, &m, sizeof m, 0) < 0) return -errno;
-    return prctl(PR_SET_NAME, title, 0, 0, 0) < 0 ? -errno : 0;
-}
-
-/* The fields PR_SET_MM_MAP must be given, as they are: fixed by execve, so
- * read once per process. */
-static struct prctl_mm_map own_mm;
-static int own_mm_err;
-
-static void read_own_mm(void) {
-    char buf[2048];
-    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
-    if (fd >= 0) close(fd);
-    own_mm_err = EIO;
-    if (n <= 0) return;
-    buf[n] = '\0';
-    /* The name (field 2) may hold spaces and ')': fields go on after the last. */
-    char *s = strrchr(buf, ')');
-    if (!s) return;
-    unsigned long long f[53] = {0};
-    int field = 2;
-    for (char *tok = s + 1; field < 52;) {
-        while (*tok == ' ')
-            tok++;
-        if (!*tok) break;
-        char *end;
-        f[++field] = strtoull(tok, &end, 10);
-        if (end == tok) f[field] = 0; /* the state letter */
-        tok = end == tok ? tok + 1 : end;
-    }
-    if (field < 51) return; /* a kernel older than 3.5 */
-    own_mm = (struct prctl_mm_map){
-        .start_code = f[26], .end_code = f[27], .start_stack = f[28], .start_data = f[45],
-        .end_data = f[46], .start_brk = f[47], .arg_start = f[48], .arg_end = f[49],
-        .env_start = f[50], .env_end = f[51]};
-    own_mm_err = 0;
-}
-
-static int own_mm_layout(const struct prctl_mm_map **ret, wr_err *e) {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, read_own_mm);
-    if (own_mm_err) return wr_sys(e, own_mm_err, "cannot read /proc/self/stat (memory layout)");
-    *ret = &own_mm;
-    return 0;
-}
-
-static _Noreturn void run_init(const plan *p) {
-    /* Its memory is a copy of warren's: not for the command to read through
-     * /proc/1/mem or ptrace, even where the uid did not change (a user
-     * namespace keeps it dumpable). Set here, once the parent has taken the
-     * seccomp listener (pidfd_getfd needs the init dumpable without root).
-     * The command's own exec makes it dumpable again as usual. */
-    CHECK(p, STEP_INIT, prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0);
-    /* Blocked before the command exists, so none is lost before the loop;
-     * blocked signals are queued for pid 1 even from outside its namespace. */
-    sigset_t set, none;
-    sigemptyset(&set);
-    sigemptyset(&none);
-    for (size_t i = 0; i < ELEMENTSOF(init_forwarded); i++)
-        sigaddset(&set, init_forwarded[i]);
-    sigaddset(&set, SIGCHLD);
-    CHECK(p, STEP_INIT, sigprocmask(SIG_BLOCK, &set, NULL) == 0);
-
-    pid_t cmd = vfork();
-    if (cmd == 0) {
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        execve(p->path, p->argv, p->envp);
-        child_fail(p, STEP_EXEC, errno);
-    }
-    if (cmd < 0) child_fail(p, STEP_INIT, errno);
-    /* The command has exec'ed (or failed and said so): the parent reads EOF
-     * once this copy of the error pipe is closed too. The init keeps none of
-     * the run's stdio, so a reader of the run's output sees its end when the
-     * command's processes close theirs. */
-    close(p->err_fd);
-    close(STDIN_FILENO);
-    close(STDOUT_FILENO);
-    close(STDERR_FILENO);
-
-    for (;;) {
-        siginfo_t si;
-        int sig = sigwaitinfo(&set, &si);
-        if (sig < 0) continue;
-        if (sig != SIGCHLD) {
-            if (si.si_code <= 0) kill(cmd, sig); /* SI_USER, SI_QUEUE, SI_TKILL: sent */
-            continue;
-        }
-        int status;
-        pid_t done;
-        while ((done = waitpid(-1, &status, WNOHANG)) > 0) {
-            if (done != cmd) continue; /* an orphan, reaped */
-            ssize_t n = write(p->status_fd, &status, sizeof status);
-            (void)n;
-            _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-        }
-    }
-}
-
-static _Noreturn void child_main(const plan *p) {
-    char init_title[] = INIT_TITLE; /* contained: the init's command line (init_identity) */
-    /* Signals: the daemon may ignore SIGPIPE or handle SIGCHLD; ignored
-     * dispositions survive exec, so every one goes back to the default before
-     * the mask blocked around clone is lifted. */
-    struct sigaction dfl = {.sa_handler = SIG_DFL};
-    for (int sig = 1; sig < _NSIG; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP)
-            sigaction(sig, &dfl, NULL); /* EINVAL for RT ones glibc reserves */
-    sigset_t none;
-    sigemptyset(&none);
-    CHECK(p, STEP_SIGNALS, sigprocmask(SIG_SETMASK, &none, NULL) == 0);
-
-    /* cgroup v1 hook. clone3 put the child into its run's cgroup2 group
-     * (tracking, kill, freeze); on a hybrid host the limits live in v1
-     * hierarchies, which CLONE_INTO_CGROUP cannot reach. The child joins
-     * them itself ("0" = the writer, to each group's `tasks`: the child has
-     * one thread, so this moves all of it, and a lone thread moves without
-     * the kernel's host-wide lock, cgroup-v1.c) before it can fork: whatever
-     * it starts later is born inside. The fds were opened by the parent. */
-    for (int i = 0; i < p->ncgroup_v1; i++)
-        CHECK(p, STEP_CGROUP_V1, write(p->cgroup_v1[i], "0", 1) == 1);
-
-    /* If warren dies, the run must not outlive it unwatched. The parent may
-     * have died before this line: then the death signal never comes. */
-    CHECK(p, STEP_PARENT_DEATH, prctl(PR_SET_PDEATHSIG, SIGKILL) == 0);
-    /* In a new pid namespace the parent is outside it and getppid() says 0. */
-    bool contained = p->level >= WR_LEVEL_CONTAINER;
-    if (!contained && getppid() != p->parent) child_fail(p, STEP_PARENT_DEATH, ESRCH);
-
-    /* Non-root: the user namespace's ids first; every later step acts as
-     * them (userns.c says why the child writes its own maps). */
-    if (p->userns) {
-        int r = wr_userns_enter(p->userns);
-        if (r < 0) child_fail(p, STEP_USERNS, -r);
-    }
-
-    if (contained) {
-        /* Without root no namespace is kept for the tenant: the run's own. */
-        if (p->userns) {
-            int r = wr_userns_loopback_up();
-            if (r < 0) child_fail(p, STEP_NETNS, -r);
-        } else
-            CHECK(p, STEP_NETNS, setns(p->netns_fd, CLONE_NEWNET) == 0);
-        int part = 0, r = wr_rootfs_enter(p->rootfs, &part);
-        if (r < 0) child_fail_at(p, STEP_ROOTFS, -r, part);
-        CHECK(p, STEP_HOSTNAME, sethostname(p->hostname, strlen(p->hostname)) == 0);
-        if ((r = init_identity(p, init_title)) < 0) child_fail(p, STEP_INIT_TITLE, -r);
-    }
-
-    CHECK(p, STEP_SETSID, setsid() >= 0);
-    if (p->tty) CHECK(p, STEP_TERMINAL, ioctl(p->stdio[0], TIOCSCTTY, 0) == 0);
-
-    /* Lift each stdio fd above 2 first, so that one landing on another's
-     * number cannot clobber it; dup3 then clears close-on-exec on 0, 1, 2. */
-    int high[3];
-    for (int i = 0; i < 3; i++)
-        CHECK(p, STEP_STDIO, (high[i] = fcntl(p->stdio[i], F_DUPFD_CLOEXEC, 3)) >= 0);
-    for (int i = 0; i < 3; i++)
-        CHECK(p, STEP_STDIO, dup3(high[i], i, 0) == i);
-
-    /* Everything else closes at exec; the error pipe stays usable until then. */
-    CHECK(p, STEP_CLOSE_FDS, syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) == 0);
-
-    /* Contained runs are already in their directory, by path inside the new
-     * root: an fd from the host's view would lead back out of it. */
-    if (!contained) CHECK(p, STEP_CWD, fchdir(p->cwd_fd) == 0);
-
-    for (size_t i = 0; i < ELEMENTSOF(run_rlimits); i++)
-        CHECK(p, STEP_RLIMITS, setrlimit(run_rlimits[i].resource, &p->limits[i]) == 0);
-
-    umask(077);
-
-    /* The bounding set can only shrink while CAP_SETPCAP is held, so before
-     * the uid change; the change itself then empties the other sets. */
-    if (p->level == WR_LEVEL_STRONG) {
-        int r = wr_caps_drop_all();
-        if (r < 0) child_fail(p, STEP_BOUNDING, -r);
-    }
-
-    if (p->change_ids || p->userns) {
-        /* Groups, then gid, then uid: each later step takes the right to do
-         * the earlier ones away. In a user namespace setgroups is denied
-         * (userns.c), and the ids are already the mapped ones. */
-        if (!p->userns) CHECK(p, STEP_GROUPS, syscall(SYS_setgroups, 0, NULL) == 0);
-        CHECK(p, STEP_GID, syscall(SYS_setresgid, p->gid, p->gid, p->gid) == 0);
-        CHECK(p, STEP_UID, syscall(SYS_setresuid, p->uid, p->uid, p->uid) == 0);
-        /* No change from uid 0 cleared the capabilities: drop them here. */
-        if (p->userns) {
-            int r = wr_userns_drop_caps();
-            if (r < 0) child_fail(p, STEP_USERNS_CAPS, -r);
-        }
-        /* The kernel clears the death signal on a credential change. */
-        CHECK(p, STEP_PARENT_DEATH_2, prctl(PR_SET_PDEATHSIG, SIGKILL) == 0);
-        if (!contained && getppid() != p->parent) child_fail(p, STEP_PARENT_DEATH_2, ESRCH);
-    }
-
-    CHECK(p, STEP_NO_NEW_PRIVS, prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
-
-    if (p->level == WR_LEVEL_STRONG) {
-        int r = wr_caps_verify_none();
-        if (r < 0) child_fail(p, STEP_NO_CAPS, -r);
-        if (p->landlock >= 0 && (r = landlock_inside(p)) < 0) child_fail(p, STEP_LANDLOCK, -r);
-        /* Last: after this only what the filter allows works. The listener
-         * is close-on-exec: the init keeps it while the command runs, and
-         * the parent takes its own copy with pidfd_getfd as soon as it reads
-         * the number. Root may take it from a non-dumpable init at any time;
-         * without root the init waits, as it turns non-dumpable next. */
-        int listener = wr_seccomp_load(p->seccomp);
-        if (listener < 0) child_fail(p, STEP_SECCOMP, -listener);
-        report hand = {REPORT_LISTENER, 0, listener};
-        char go;
-        if (write(p->err_fd, &hand, sizeof hand) != (ssize_t)sizeof hand ||
-            (p->sync_fd >= 0 && read(p->sync_fd, &go, 1) != 1))
-            child_fail(p, STEP_SECCOMP, EPIPE);
-    }
-
-    if (contained) run_init(p);
-    execve(p->path, p->argv, p->envp);
-    child_fail(p, STEP_EXEC, errno);
-}
 
 /* --- the parent's preparation --------------------------------------------- */
 
@@ -732,12 +312,12 @@ static int landlock_outside(int ruleset, int abi, int homefd, wr_err *e) {
  * CAP_SYS_RESOURCE, which root may lack (in a container, say), and a run must
  * not fail for a ceiling it would not have reached. */
 static void clamp_limits(struct rlimit out[]) {
-    for (size_t i = 0; i < ELEMENTSOF(run_rlimits); i++) {
+    for (size_t i = 0; i < WR_RUN_NLIMITS; i++) {
         struct rlimit cur = {RLIM_INFINITY, RLIM_INFINITY};
-        getrlimit(run_rlimits[i].resource, &cur);
-        rlim_t hard = run_rlimits[i].hard < cur.rlim_max ? run_rlimits[i].hard : cur.rlim_max;
+        getrlimit(wr_run_rlimits[i].resource, &cur);
+        rlim_t hard = wr_run_rlimits[i].hard < cur.rlim_max ? wr_run_rlimits[i].hard : cur.rlim_max;
         out[i].rlim_max = hard;
-        out[i].rlim_cur = run_rlimits[i].soft < hard ? run_rlimits[i].soft : hard;
+        out[i].rlim_cur = wr_run_rlimits[i].soft < hard ? wr_run_rlimits[i].soft : hard;
     }
 }
 
@@ -776,7 +356,7 @@ static int setup_failed(const report *rep, const char *path, wr_err *e) {
     int code = rep->step == STEP_EXEC && rep->errnum == ENOENT ? WR_EXIT_NOTFOUND
                : rep->step == STEP_EXEC                        ? WR_EXIT_NOEXEC
                                                                : WR_EXIT_SETUP;
-    const char *name = rep->step >= 0 && rep->step < STEP_MAX ? step_names[rep->step] : "?";
+    const char *name = wr_spawn_step_name(rep->step);
     int r = rep->step == STEP_EXEC ? wr_fail(e, WR_ERR_SYSTEM, rep->errnum, "cannot run %s: %s",
                                              path, strerror(rep->errnum))
             : rep->step == STEP_ROOTFS
@@ -811,7 +391,7 @@ static pid_t clone_into(int cgroup_fd, uint64_t namespaces, int *ret_pidfd) {
  * errno, of the waiting thread) before execve. Like glibc's vfork, the stub
  * keeps its return address in a register across the system call, so the
  * child's calls cannot overwrite what the parent returns through; it must be
- * called from the function that then calls child_main (wr_run_start). Not
+ * called from the function that then calls wr_spawn_child (wr_run_start). Not
  * under AddressSanitizer, whose shadow of the shared stack the child would
  * leave poisoned. Contained runs cannot use it: their child stays as init. */
 #if defined(__has_feature)
@@ -835,11 +415,11 @@ __asm__(".text\n"
         ".size wr_clone3_vfork, .-wr_clone3_vfork\n");
 _Static_assert(SYS_clone3 == 435, "clone3's number on x86-64");
 
-/* The child goes on in this frame into child_main and never returns here;
+/* The child goes on in this frame into wr_spawn_child and never returns here;
  * the parent returns once the child has exec'ed or exited. -errno on failure. */
 static __attribute__((noinline)) long clone_vfork(const plan *pl, struct clone_args *args) {
     long v = wr_clone3_vfork(args, sizeof *args);
-    if (v == 0) child_main(pl);
+    if (v == 0) wr_spawn_child(pl);
     return v;
 }
 #endif
@@ -912,7 +492,7 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
         if ((r = wr_rootfs_plan(&rs, &root, e)) < 0) goto out;
     }
     const struct prctl_mm_map *mm = NULL;
-    if (contained && (r = own_mm_layout(&mm, e)) < 0) goto out;
+    if (contained && (r = wr_spawn_mm_layout(&mm, e)) < 0) goto out;
     if (strong) {
         int sp[2];
         /* The filter is the same for every run: once per handle, and
@@ -928,7 +508,7 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
         } else if ((r = landlock_outside(ruleset, abi, homefd, e)) < 0)
             goto out;
         /* Without root the init waits until the parent has taken the
-         * listener (child_main); root needs no wait. */
+         * listener (spawn-child.c); root needs no wait. */
         if (userns) {
             if (pipe2(sp, O_CLOEXEC) < 0) {
                 r = wr_sys(e, errno, "cannot make the run's sync pipe");
@@ -1010,11 +590,10 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
         .envp = env.v,
         .mm = mm,
     };
-    _Static_assert(ELEMENTSOF(pl.limits) == ELEMENTSOF(run_rlimits), "one slot per limit");
-    clamp_limits(pl.limits);
+        clamp_limits(pl.limits);
     /* The tenant's open-files quota replaces the default ceiling. */
-    for (size_t i = 0; i < ELEMENTSOF(run_rlimits) && wr_quota_limited(quota.nofile); i++) {
-        if (run_rlimits[i].resource != RLIMIT_NOFILE) continue;
+    for (size_t i = 0; i < WR_RUN_NLIMITS && wr_quota_limited(quota.nofile); i++) {
+        if (wr_run_rlimits[i].resource != RLIMIT_NOFILE) continue;
         struct rlimit own = {RLIM_INFINITY, RLIM_INFINITY};
         getrlimit(RLIMIT_NOFILE, &own);
         rlim_t n = (rlim_t)quota.nofile < own.rlim_max ? (rlim_t)quota.nofile : own.rlim_max;
@@ -1025,7 +604,7 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
         goto out;
 
     /* Blocked across clone so that no handler of the parent's runs in the
-     * child before child_main has reset them all. */
+     * child before wr_spawn_child has reset them all. */
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -1053,7 +632,7 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
 #endif
     {
         pid = clone_into(cgfd, ns, &pidfd);
-        if (pid == 0) child_main(&pl);
+        if (pid == 0) wr_spawn_child(&pl);
         clone_errno = errno;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);

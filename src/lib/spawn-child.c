@@ -1,0 +1,209 @@
+/* spawn-child.c: the child's side of a run, from clone to execve (spawn.c's
+ * comment on top says how the two sides meet). Every step is a plain system
+ * call: the child allocates nothing and takes no lock, because the parent
+ * may have threads whose locks were copied mid-hold. */
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "caps.h"
+#include "landlock.h"
+#include "spawn-internal.h"
+#include "util.h"
+
+static const char *const step_names[STEP_MAX] = {
+    [STEP_SIGNALS] = "reset signals",
+    [STEP_CGROUP_V1] = "join the tenant's cgroup v1 groups",
+    [STEP_PARENT_DEATH] = "parent-death signal",
+    [STEP_USERNS] = "user namespace",
+    [STEP_USERNS_CAPS] = "drop the user namespace's capabilities",
+    [STEP_NETNS] = "join network namespace",
+    [STEP_ROOTFS] = "private root",
+    [STEP_HOSTNAME] = "hostname",
+    [STEP_INIT_TITLE] = "init's command line",
+    [STEP_BOUNDING] = "drop bounding set",
+    [STEP_NO_CAPS] = "verify no capabilities",
+    [STEP_LANDLOCK] = "landlock",
+    [STEP_SECCOMP] = "seccomp filter",
+    [STEP_SETSID] = "new session",
+    [STEP_TERMINAL] = "controlling terminal",
+    [STEP_STDIO] = "stdio",
+    [STEP_CLOSE_FDS] = "close inherited fds",
+    [STEP_CWD] = "working directory",
+    [STEP_RLIMITS] = "resource limits",
+    [STEP_UMASK] = "umask",
+    [STEP_GROUPS] = "drop supplementary groups",
+    [STEP_GID] = "set gid",
+    [STEP_UID] = "set uid",
+    [STEP_PARENT_DEATH_2] = "parent-death signal after uid change",
+    [STEP_NO_NEW_PRIVS] = "no_new_privs",
+    [STEP_INIT] = "init (pid 1)",
+    [STEP_EXEC] = "exec",
+};
+const char *wr_spawn_step_name(int s) {
+    return s >= 0 && s < STEP_MAX && step_names[s] ? step_names[s] : "?";
+}
+
+const wr_run_rlimit wr_run_rlimits[WR_RUN_NLIMITS] = {
+    {RLIMIT_CORE, 0, 0},
+    {RLIMIT_NOFILE, 1024, 4096},
+    {RLIMIT_NPROC, 2048, 2048}, /* per tenant uid: a fork bomb stops here */
+};
+
+_Noreturn void wr_spawn_fail(const plan *p, step s, int errnum, int detail) {
+    report r = {s, errnum, detail};
+    ssize_t n = write(p->err_fd, &r, sizeof r);
+    (void)n;
+    _exit(WR_EXIT_SETUP);
+}
+
+static _Noreturn void child_fail(const plan *p, step s, int errnum) {
+    wr_spawn_fail(p, s, errnum, 0);
+}
+/* Strong: the rules for what exists only inside the new root. Reading is
+ * allowed from its "/" down, since everything under it is what rootfs.c put
+ * there (read-only system, generated /etc, /proc, /dev); writing only below
+ * /tmp, /dev/shm and the home (the parent's rule, on the home's inode). */
+static int landlock_inside(const plan *p) {
+    static const struct {
+        const char *path;
+        wr_landlock_access access;
+    } inside[] = {{"/", WR_LANDLOCK_READ},
+                  {"/tmp", WR_LANDLOCK_WRITE},
+                  {"/dev/shm", WR_LANDLOCK_WRITE},
+                  {"/dev/pts", WR_LANDLOCK_DEVICE}};
+    for (size_t i = 0; i < ELEMENTSOF(inside); i++) {
+        int fd = open(inside[i].path, O_PATH | O_CLOEXEC);
+        if (fd < 0) continue; /* not every root has every one */
+        int r = wr_landlock_allow(p->landlock, fd, inside[i].access, p->landlock_abi);
+        close(fd);
+        if (r < 0) return r;
+    }
+    return wr_landlock_enforce(p->landlock);
+}
+_Noreturn void wr_spawn_child(const plan *p) {
+    char init_title[] = INIT_TITLE; /* contained: the init's command line (init_identity) */
+    /* Signals: the daemon may ignore SIGPIPE or handle SIGCHLD; ignored
+     * dispositions survive exec, so every one goes back to the default before
+     * the mask blocked around clone is lifted. */
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    for (int sig = 1; sig < _NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            sigaction(sig, &dfl, NULL); /* EINVAL for RT ones glibc reserves */
+    sigset_t none;
+    sigemptyset(&none);
+    CHECK(p, STEP_SIGNALS, sigprocmask(SIG_SETMASK, &none, NULL) == 0);
+
+    /* cgroup v1 hook. clone3 put the child into its run's cgroup2 group
+     * (tracking, kill, freeze); on a hybrid host the limits live in v1
+     * hierarchies, which CLONE_INTO_CGROUP cannot reach. The child joins
+     * them itself ("0" = the writer, to each group's `tasks`: the child has
+     * one thread, so this moves all of it, and a lone thread moves without
+     * the kernel's host-wide lock, cgroup-v1.c) before it can fork: whatever
+     * it starts later is born inside. The fds were opened by the parent. */
+    for (int i = 0; i < p->ncgroup_v1; i++)
+        CHECK(p, STEP_CGROUP_V1, write(p->cgroup_v1[i], "0", 1) == 1);
+
+    /* If warren dies, the run must not outlive it unwatched. The parent may
+     * have died before this line: then the death signal never comes. */
+    CHECK(p, STEP_PARENT_DEATH, prctl(PR_SET_PDEATHSIG, SIGKILL) == 0);
+    /* In a new pid namespace the parent is outside it and getppid() says 0. */
+    bool contained = p->level >= WR_LEVEL_CONTAINER;
+    if (!contained && getppid() != p->parent) child_fail(p, STEP_PARENT_DEATH, ESRCH);
+
+    /* Non-root: the user namespace's ids first; every later step acts as
+     * them (userns.c says why the child writes its own maps). */
+    if (p->userns) {
+        int r = wr_userns_enter(p->userns);
+        if (r < 0) child_fail(p, STEP_USERNS, -r);
+    }
+
+    if (contained) {
+        /* Without root no namespace is kept for the tenant: the run's own. */
+        if (p->userns) {
+            int r = wr_userns_loopback_up();
+            if (r < 0) child_fail(p, STEP_NETNS, -r);
+        } else
+            CHECK(p, STEP_NETNS, setns(p->netns_fd, CLONE_NEWNET) == 0);
+        int part = 0, r = wr_rootfs_enter(p->rootfs, &part);
+        if (r < 0) wr_spawn_fail(p, STEP_ROOTFS, -r, part);
+        CHECK(p, STEP_HOSTNAME, sethostname(p->hostname, strlen(p->hostname)) == 0);
+        if ((r = wr_spawn_init_identity(p, init_title)) < 0) child_fail(p, STEP_INIT_TITLE, -r);
+    }
+
+    CHECK(p, STEP_SETSID, setsid() >= 0);
+    if (p->tty) CHECK(p, STEP_TERMINAL, ioctl(p->stdio[0], TIOCSCTTY, 0) == 0);
+
+    /* Lift each stdio fd above 2 first, so that one landing on another's
+     * number cannot clobber it; dup3 then clears close-on-exec on 0, 1, 2. */
+    int high[3];
+    for (int i = 0; i < 3; i++)
+        CHECK(p, STEP_STDIO, (high[i] = fcntl(p->stdio[i], F_DUPFD_CLOEXEC, 3)) >= 0);
+    for (int i = 0; i < 3; i++)
+        CHECK(p, STEP_STDIO, dup3(high[i], i, 0) == i);
+
+    /* Everything else closes at exec; the error pipe stays usable until then. */
+    CHECK(p, STEP_CLOSE_FDS, syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) == 0);
+
+    /* Contained runs are already in their directory, by path inside the new
+     * root: an fd from the host's view would lead back out of it. */
+    if (!contained) CHECK(p, STEP_CWD, fchdir(p->cwd_fd) == 0);
+
+    for (size_t i = 0; i < WR_RUN_NLIMITS; i++)
+        CHECK(p, STEP_RLIMITS, setrlimit(wr_run_rlimits[i].resource, &p->limits[i]) == 0);
+
+    umask(077);
+
+    /* The bounding set can only shrink while CAP_SETPCAP is held, so before
+     * the uid change; the change itself then empties the other sets. */
+    if (p->level == WR_LEVEL_STRONG) {
+        int r = wr_caps_drop_all();
+        if (r < 0) child_fail(p, STEP_BOUNDING, -r);
+    }
+
+    if (p->change_ids || p->userns) {
+        /* Groups, then gid, then uid: each later step takes the right to do
+         * the earlier ones away. In a user namespace setgroups is denied
+         * (userns.c), and the ids are already the mapped ones. */
+        if (!p->userns) CHECK(p, STEP_GROUPS, syscall(SYS_setgroups, 0, NULL) == 0);
+        CHECK(p, STEP_GID, syscall(SYS_setresgid, p->gid, p->gid, p->gid) == 0);
+        CHECK(p, STEP_UID, syscall(SYS_setresuid, p->uid, p->uid, p->uid) == 0);
+        /* No change from uid 0 cleared the capabilities: drop them here. */
+        if (p->userns) {
+            int r = wr_userns_drop_caps();
+            if (r < 0) child_fail(p, STEP_USERNS_CAPS, -r);
+        }
+        /* The kernel clears the death signal on a credential change. */
+        CHECK(p, STEP_PARENT_DEATH_2, prctl(PR_SET_PDEATHSIG, SIGKILL) == 0);
+        if (!contained && getppid() != p->parent) child_fail(p, STEP_PARENT_DEATH_2, ESRCH);
+    }
+
+    CHECK(p, STEP_NO_NEW_PRIVS, prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
+
+    if (p->level == WR_LEVEL_STRONG) {
+        int r = wr_caps_verify_none();
+        if (r < 0) child_fail(p, STEP_NO_CAPS, -r);
+        if (p->landlock >= 0 && (r = landlock_inside(p)) < 0) child_fail(p, STEP_LANDLOCK, -r);
+        /* Last: after this only what the filter allows works. The listener
+         * is close-on-exec: the init keeps it while the command runs, and
+         * the parent takes its own copy with pidfd_getfd as soon as it reads
+         * the number. Root may take it from a non-dumpable init at any time;
+         * without root the init waits, as it turns non-dumpable next. */
+        int listener = wr_seccomp_load(p->seccomp);
+        if (listener < 0) child_fail(p, STEP_SECCOMP, -listener);
+        report hand = {REPORT_LISTENER, 0, listener};
+        char go;
+        if (write(p->err_fd, &hand, sizeof hand) != (ssize_t)sizeof hand ||
+            (p->sync_fd >= 0 && read(p->sync_fd, &go, 1) != 1))
+            child_fail(p, STEP_SECCOMP, EPIPE);
+    }
+
+    if (contained) wr_spawn_init(p);
+    execve(p->path, p->argv, p->envp);
+    child_fail(p, STEP_EXEC, errno);
+}
