@@ -263,17 +263,24 @@ static int parse_subids(wr_uidset *s, const char *file, wr_err *e) {
     return 0;
 }
 
-/* getpwent_r rather than getpwent: it says ERANGE instead of skipping an entry
- * too big for glibc's buffer, and tells the end of the list from an error. */
-static int enum_users(wr_uidset *s, wr_err *e) {
+/* Every user (groups = false) or group NSS lists: its name, and the ids it
+ * takes. getpwent_r/getgrent_r rather than getpwent: they say ERANGE instead
+ * of skipping an entry too big for glibc's buffer, and tell the end of the
+ * list from an error. */
+static int enum_entries(wr_uidset *s, bool groups, wr_err *e) {
+    const char *what = groups ? "groups" : "users";
     size_t cap = 4096;
     _cleanup_free_ char *buf = malloc(cap);
-    if (!buf) return wr_sys(e, ENOMEM, "enumerating users");
+    if (!buf) return wr_sys(e, ENOMEM, "enumerating %s", what);
     int r = 0;
-    setpwent();
+    if (groups)
+        setgrent();
+    else
+        setpwent();
     for (;;) {
-        struct passwd pw, *res = NULL;
-        int q = getpwent_r(&pw, buf, cap, &res);
+        struct passwd pw, *pwres = NULL;
+        struct group gr, *grres = NULL;
+        int q = groups ? getgrent_r(&gr, buf, cap, &grres) : getpwent_r(&pw, buf, cap, &pwres);
         if (q == ERANGE && cap < MAX_ENTRY_BUF) {
             char *nb = realloc(buf, cap *= 2);
             if (!nb)
@@ -283,52 +290,26 @@ static int enum_users(wr_uidset *s, wr_err *e) {
                 continue;
             }
         }
-        if (q == ENOENT || (q == 0 && !res)) break;
+        if (q == ENOENT || (q == 0 && !pwres && !grres)) break;
         if (q != 0) {
-            r = wr_sys(e, q, "cannot enumerate users");
+            r = wr_sys(e, q, "cannot enumerate %s", what);
             break;
         }
-        if (ns_add(&s->names, pw.pw_name) < 0) {
-            r = wr_sys(e, ENOMEM, "enumerating users");
+        if (ns_add(&s->names, groups ? gr.gr_name : pw.pw_name) < 0) {
+            r = wr_sys(e, ENOMEM, "enumerating %s", what);
             break;
         }
-        mark_id(s, P_USER, pw.pw_uid);
-        mark_id(s, P_PRIMARY, pw.pw_gid);
+        if (groups)
+            mark_id(s, P_GROUP, gr.gr_gid);
+        else {
+            mark_id(s, P_USER, pw.pw_uid);
+            mark_id(s, P_PRIMARY, pw.pw_gid);
+        }
     }
-    endpwent();
-    return r;
-}
-
-static int enum_groups(wr_uidset *s, wr_err *e) {
-    size_t cap = 4096;
-    _cleanup_free_ char *buf = malloc(cap);
-    if (!buf) return wr_sys(e, ENOMEM, "enumerating groups");
-    int r = 0;
-    setgrent();
-    for (;;) {
-        struct group gr, *res = NULL;
-        int q = getgrent_r(&gr, buf, cap, &res);
-        if (q == ERANGE && cap < MAX_ENTRY_BUF) {
-            char *nb = realloc(buf, cap *= 2);
-            if (!nb)
-                q = ENOMEM;
-            else {
-                buf = nb;
-                continue;
-            }
-        }
-        if (q == ENOENT || (q == 0 && !res)) break;
-        if (q != 0) {
-            r = wr_sys(e, q, "cannot enumerate groups");
-            break;
-        }
-        if (ns_add(&s->names, gr.gr_name) < 0) {
-            r = wr_sys(e, ENOMEM, "enumerating groups");
-            break;
-        }
-        mark_id(s, P_GROUP, gr.gr_gid);
-    }
-    endgrent();
+    if (groups)
+        endgrent();
+    else
+        endpwent();
     return r;
 }
 
@@ -427,7 +408,7 @@ static int read_sources(wr_uidset *s, wr_err *e) {
     int r;
     if (s->nss) {
         s->ask_nss = nss_may_hide();
-        if ((r = enum_users(s, e)) < 0 || (r = enum_groups(s, e)) < 0) return r;
+        if ((r = enum_entries(s, false, e)) < 0 || (r = enum_entries(s, true, e)) < 0) return r;
     } else if ((r = parse_db(s, "passwd", P_USER, e)) < 0 ||
                (r = parse_db(s, "group", P_GROUP, e)) < 0)
         return r;
