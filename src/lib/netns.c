@@ -46,8 +46,7 @@ static int open_mounted(const char *path) {
     return fd;
 }
 
-/* In the helper: loopback up, by the one ioctl that needs no netlink. */
-static int loopback_up(void) {
+int wr_netns_loopback_up(void) {
     int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (s < 0) return -errno;
     struct ifreq ifr = {0};
@@ -87,7 +86,7 @@ static int make(const char *path, wr_err *e) {
         /* The helper: new namespace, loopback up, say so, wait to be mounted. */
         close(go[1]);
         close(ready[0]);
-        int r = unshare(CLONE_NEWNET) < 0 ? -errno : loopback_up();
+        int r = unshare(CLONE_NEWNET) < 0 ? -errno : wr_netns_loopback_up();
         ssize_t n = write(ready[1], &r, sizeof r);
         char c;
         n = read(go[0], &c, 1);

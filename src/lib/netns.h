@@ -24,5 +24,10 @@ bool wr_netns_exists(const char *state_dir, const char *username);
  * return and returns it. */
 int wr_netns_foreach(const char *state_dir, int (*fn)(const char *username, void *userdata),
                      void *userdata, wr_err *e);
+/* Brings loopback up in the calling process's network namespace, by the one
+ * ioctl that needs no netlink: system calls only, so a run's child may call
+ * it (without root a run has a namespace of its own, none kept for the
+ * tenant). 0 or -errno. */
+int wr_netns_loopback_up(void);
 /* Removes the tenant's namespace (unmounts and unlinks); missing is fine. */
 int wr_netns_remove(const char *state_dir, const char *username, wr_err *e);

@@ -13,6 +13,7 @@
 
 #include "caps.h"
 #include "landlock.h"
+#include "netns.h"
 #include "spawn-internal.h"
 #include "util.h"
 
@@ -126,7 +127,7 @@ _Noreturn void wr_spawn_child(const plan *p) {
     if (contained) {
         /* Without root no namespace is kept for the tenant: the run's own. */
         if (p->userns) {
-            int r = wr_userns_loopback_up();
+            int r = wr_netns_loopback_up();
             if (r < 0) child_fail(p, STEP_NETNS, -r);
         } else
             CHECK(p, STEP_NETNS, setns(p->netns_fd, CLONE_NEWNET) == 0);

@@ -21,13 +21,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
-#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -93,20 +90,4 @@ int wr_userns_drop_caps(void) {
     struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3] = {{0}};
     if (syscall(SYS_capset, &hdr, none) < 0) return -errno;
     return 0;
-}
-
-int wr_userns_loopback_up(void) {
-    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (s < 0) return -errno;
-    struct ifreq ifr = {0};
-    memcpy(ifr.ifr_name, "lo", 3);
-    int r = 0;
-    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-        r = -errno;
-    else {
-        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-        if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) r = -errno;
-    }
-    close(s);
-    return r;
 }

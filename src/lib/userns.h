@@ -41,6 +41,3 @@ int wr_userns_enter(const wr_userns *u);
  * otherwise stay until exec. 0 or -errno. */
 int wr_userns_drop_caps(void);
 
-/* Child side: brings loopback up in the run's own network namespace (without
- * root no namespace can be kept for the tenant between runs). 0 or -errno. */
-int wr_userns_loopback_up(void);

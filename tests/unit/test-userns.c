@@ -27,6 +27,7 @@
 
 #include "rootfs.h"
 #include "testlib.h"
+#include "netns.h"
 #include "userns.h"
 
 #define T_UID 59982
@@ -103,7 +104,7 @@ static int self_map_child(void *arg) {
     /* The namespace gave every capability; none is left after the drop. */
     CHILD_CHECK(caps_empty() == 0);
     CHILD_CHECK(unshare(CLONE_NEWNET) == 0);
-    CHILD_CHECK(wr_userns_loopback_up() == 0);
+    CHILD_CHECK(wr_netns_loopback_up() == 0);
     struct ifreq ifr = {0};
     memcpy(ifr.ifr_name, "lo", 3);
     int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
