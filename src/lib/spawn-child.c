@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -26,7 +27,6 @@ static const char *const step_names[STEP_MAX] = {
     [STEP_NETNS] = "join network namespace",
     [STEP_ROOTFS] = "private root",
     [STEP_HOSTNAME] = "hostname",
-    [STEP_INIT_TITLE] = "init's command line",
     [STEP_BOUNDING] = "drop bounding set",
     [STEP_NO_CAPS] = "verify no capabilities",
     [STEP_LANDLOCK] = "landlock",
@@ -43,7 +43,7 @@ static const char *const step_names[STEP_MAX] = {
     [STEP_UID] = "set uid",
     [STEP_PARENT_DEATH_2] = "parent-death signal after uid change",
     [STEP_NO_NEW_PRIVS] = "no_new_privs",
-    [STEP_INIT] = "init (pid 1)",
+    [STEP_INIT] = "start the init (pid 1)",
     [STEP_EXEC] = "exec",
 };
 const char *wr_spawn_step_name(int s) {
@@ -87,8 +87,8 @@ static int landlock_inside(const plan *p) {
     }
     return wr_landlock_enforce(p->landlock);
 }
+
 _Noreturn void wr_spawn_child(const plan *p) {
-    char init_title[] = INIT_TITLE; /* contained: the init's command line (init_identity) */
     /* Signals: the daemon may ignore SIGPIPE or handle SIGCHLD; ignored
      * dispositions survive exec, so every one goes back to the default before
      * the mask blocked around clone is lifted. */
@@ -134,7 +134,6 @@ _Noreturn void wr_spawn_child(const plan *p) {
         int part = 0, r = wr_rootfs_enter(p->rootfs, &part);
         if (r < 0) wr_spawn_fail(p, STEP_ROOTFS, -r, part);
         CHECK(p, STEP_HOSTNAME, sethostname(p->hostname, strlen(p->hostname)) == 0);
-        if ((r = wr_spawn_init_identity(p, init_title)) < 0) child_fail(p, STEP_INIT_TITLE, -r);
     }
 
     CHECK(p, STEP_SETSID, setsid() >= 0);
@@ -186,25 +185,17 @@ _Noreturn void wr_spawn_child(const plan *p) {
 
     CHECK(p, STEP_NO_NEW_PRIVS, prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
 
+    int listener = -1;
     if (p->level == WR_LEVEL_STRONG) {
         int r = wr_caps_verify_none();
         if (r < 0) child_fail(p, STEP_NO_CAPS, -r);
         if (p->landlock >= 0 && (r = landlock_inside(p)) < 0) child_fail(p, STEP_LANDLOCK, -r);
-        /* Last: after this only what the filter allows works. The listener
-         * is close-on-exec: the init keeps it while the command runs, and
-         * the parent takes its own copy with pidfd_getfd as soon as it reads
-         * the number. Root may take it from a non-dumpable init at any time;
-         * without root the init waits, as it turns non-dumpable next. */
-        int listener = wr_seccomp_load(p->seccomp);
-        if (listener < 0) child_fail(p, STEP_SECCOMP, -listener);
-        report hand = {REPORT_LISTENER, 0, listener};
-        char go;
-        if (write(p->err_fd, &hand, sizeof hand) != (ssize_t)sizeof hand ||
-            (p->sync_fd >= 0 && read(p->sync_fd, &go, 1) != 1))
-            child_fail(p, STEP_SECCOMP, EPIPE);
+        /* Last: after this only what the filter allows works. The init
+         * keeps the listener for the parent (wr_spawn_exec_init). */
+        if ((listener = wr_seccomp_load(p->seccomp)) < 0) child_fail(p, STEP_SECCOMP, -listener);
     }
 
-    if (contained) wr_spawn_init(p);
+    if (contained) wr_spawn_exec_init(p, listener);
     execve(p->path, p->argv, p->envp);
     child_fail(p, STEP_EXEC, errno);
 }

@@ -1,13 +1,12 @@
 /* spawn-internal.h: what spawn.c (the parent), spawn-child.c (the child's
- * steps) and spawn-init.c (the contained run's pid 1) share. spawn.c's
+ * steps) and spawn-init.c (how the child becomes the contained run's pid 1,
+ * src/init) share. spawn.c's
  * comment on top is the theory of operation. */
 #ifndef WARREN_SPAWN_INTERNAL_H
 #define WARREN_SPAWN_INTERNAL_H
 
 #include <errno.h>
-#include <linux/prctl.h>
 #include <stdbool.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 
@@ -16,39 +15,8 @@
 #include "rootfs.h"
 #include "run.h"
 #include "seccomp.h"
+#include "spawn-protocol.h"
 #include "userns.h"
-
-/* The child's steps, in order (spawn-child.c runs them). */
-typedef enum step {
-    STEP_SIGNALS,        /* default dispositions, nothing blocked */
-    STEP_CGROUP_V1,      /* hybrid host: join the tenant's v1 groups (quota limits) */
-    STEP_PARENT_DEATH,   /* die with the parent */
-    STEP_USERNS,         /* non-root container: map the caller's ids (userns.c) */
-    STEP_NETNS,          /* container: the tenant's network namespace */
-    STEP_ROOTFS,         /* container: the private root, cwd inside it */
-    STEP_HOSTNAME,       /* container: hostname = the account name */
-    STEP_INIT_TITLE,     /* contained: the init's /proc command line, not warren's */
-    STEP_SETSID,         /* own session: no terminal of warren's, own process group */
-    STEP_TERMINAL,       /* a tty run: its terminal becomes the controlling one */
-    STEP_STDIO,          /* the three stdio fds */
-    STEP_CLOSE_FDS,      /* every other fd closes at exec */
-    STEP_CWD,            /* the working directory, from an fd resolved safely */
-    STEP_RLIMITS,        /* core 0 and the other limits */
-    STEP_UMASK,          /* 077: what the run creates is its own */
-    STEP_BOUNDING,       /* strong: the bounding set, while still allowed to drop it */
-    STEP_GROUPS,         /* no supplementary groups */
-    STEP_GID,            /* the tenant's gid, real, effective and saved */
-    STEP_UID,            /* the tenant's uid, likewise */
-    STEP_USERNS_CAPS,    /* non-root container: what the user namespace gave, dropped */
-    STEP_PARENT_DEATH_2, /* the uid change cleared the death signal: set again */
-    STEP_NO_NEW_PRIVS,   /* no setuid, no file capabilities from here on */
-    STEP_NO_CAPS,        /* strong: prove no capability is left */
-    STEP_LANDLOCK,       /* strong: the filesystem it may touch */
-    STEP_SECCOMP,        /* strong: the system-call filter, last before exec */
-    STEP_INIT,           /* contained: stay as pid 1 (run_init), the command its child */
-    STEP_EXEC,
-    STEP_MAX,
-} step;
 
 /* The step's name in an error message. */
 const char *wr_spawn_step_name(int step);
@@ -80,7 +48,6 @@ typedef struct plan {
     int landlock;            /* strong: the ruleset, or -1 */
     int landlock_abi;
     const wr_seccomp *seccomp; /* strong */
-    int sync_fd;               /* strong without root: the parent has taken the listener */
     int stdio[3];
     int cwd_fd;
     int err_fd;
@@ -91,18 +58,9 @@ typedef struct plan {
     struct rlimit limits[WR_RUN_NLIMITS]; /* wr_run_rlimits, clamped to what warren itself may set */
     int cgroup_v1[WR_CGROUP_ATTACH_MAX]; /* hybrid host: the tenant's v1 groups' tasks */
     int ncgroup_v1;
-    const struct prctl_mm_map *mm; /* contained: warren's memory layout (init_identity) */
+    int init_fd;       /* contained: the init program (spawn-init.c) */
+    char **init_envp;  /* contained: the init's environment (spawn-protocol.h) */
 } plan;
-
-/* What the child writes on the error pipe: a failed step (and, for the
- * private root, which part of it), or the number of the seccomp listener. */
-typedef struct report {
-    int step;
-    int errnum;
-    int detail;
-} report;
-
-#define REPORT_LISTENER (-1)
 
 /* The child: runs the steps and execs the command (or, contained, becomes
  * the init that starts it). Never returns. */
@@ -116,16 +74,16 @@ _Noreturn void wr_spawn_fail(const plan *p, step s, int errnum, int detail);
         if (!(cond)) wr_spawn_fail((p), (s), errno, 0);                                            \
     } while (0)
 
-/* --- the contained run's init (spawn-init.c) --- */
+/* --- the contained run's init (spawn-init.c, src/init) --- */
 
-#define INIT_TITLE "warren-init"
-
-/* The parent, before clone: warren's own memory layout, which the init's
- * PR_SET_MM_MAP needs (read once per process). */
-int wr_spawn_mm_layout(const struct prctl_mm_map **ret, wr_err *e);
-/* The child: /proc/1's command line and name become title. */
-int wr_spawn_init_identity(const plan *p, const char title[static sizeof INIT_TITLE]);
-/* The child, last: stays as pid 1 and starts the command. Never returns. */
-_Noreturn void wr_spawn_init(const plan *p);
+/* The parent: an fd (close-on-exec) on the init program, a sealed memfd
+ * made once per process. */
+int wr_spawn_init_fd(wr_err *e);
+/* The parent: the init's environment for a command (spawn-protocol.h), a
+ * new array of the given strings. */
+char **wr_spawn_init_env(char **envp, const char *path, char **argv);
+/* The child, last: moves the error and status pipes (and the seccomp
+ * listener, or -1) to the init's fds and execs the init. Never returns. */
+_Noreturn void wr_spawn_exec_init(const plan *p, int listener);
 
 #endif

@@ -6,17 +6,20 @@
  * need while it may still allocate: the tenant's IDs, the working directory
  * as an fd, the program's path, argv and environment, the stdio fds, the
  * run's cgroup as an fd, and a close-on-exec "error pipe". Then it blocks all
- * signals and calls clone3(CLONE_PIDFD | CLONE_INTO_CGROUP): the child starts
- * inside the run's cgroup, so nothing it ever forks can escape tracking, and
- * the parent holds a pidfd that cannot be confused with a recycled pid.
+ * signals and calls clone3(CLONE_PIDFD | CLONE_INTO_CGROUP), with vfork's
+ * contract where it can (clone_vfork: the child borrows the parent's memory
+ * until it execs, so none of it is copied): the child starts inside the
+ * run's cgroup, so nothing it ever forks can escape tracking, and the parent
+ * holds a pidfd that cannot be confused with a recycled pid.
  *
- * The child runs the steps of wr_spawn_child (spawn-child.c) in a fixed order, each a plain system
- * call: it allocates nothing and takes no lock, because the parent may have
- * threads whose locks were copied mid-hold. Credentials are changed with raw
- * system calls: glibc's setresuid would try to synchronise threads that exist
- * only in the parent. If a step fails, the child writes {step, errno} to the
- * error pipe and exits with WR_EXIT_SETUP. If execve succeeds, the pipe closes
- * on exec and the parent reads EOF: the program is running.
+ * The child runs the steps of wr_spawn_child (spawn-child.c) in a fixed
+ * order, each a plain system call: it allocates nothing and takes no lock,
+ * because the parent may have threads whose locks were copied mid-hold.
+ * Credentials are changed with raw system calls: glibc's setresuid would try
+ * to synchronise threads that exist only in the parent. If a step fails, the
+ * child writes {step, errno} to the error pipe and exits with WR_EXIT_SETUP.
+ * If execve succeeds, the pipe closes on exec and the parent reads EOF: the
+ * program is running.
  *
  * At the container level the clone also makes new mount, pid, ipc, uts and
  * cgroup namespaces; the child joins the tenant's kept network namespace and
@@ -24,19 +27,19 @@
  * tenant's kept one (rootfs.h, "kept roots"): the child is cloned without
  * CLONE_NEWNS, joins the kept root's mount namespace and unshares a copy of
  * it, so a run mounts only what is its own (/tmp, /dev/shm, devpts, /proc)
- * instead of building ~50 mounts. At the strong level it then
- * gives up the bounding set before the uid change, checks no capability is
- * left, restricts itself with Landlock, and loads the seccomp filter last:
- * the filter's notification listener is handed to the parent: its number on
- * the error pipe, and the parent takes it with pidfd_getfd from the init,
- * which keeps it while the command runs (without root the init first waits
- * for a go on a sync pipe). The filter is compiled once per build
- * and kept in the state directory (seccomp-cache.c).
+ * instead of building ~50 mounts. At the strong level it then gives up the
+ * bounding set before the uid change, checks no capability is left,
+ * restricts itself with Landlock, and loads the seccomp filter last. The
+ * filter is compiled once per build and kept in the state directory
+ * (seccomp-cache.c); its notification listener goes to the parent: the
+ * child leaves it at a fixed fd of the init, says so on the error pipe, and
+ * the parent takes its own copy with pidfd_getfd.
  *
- * A contained child does not exec the command itself: it stays as pid 1 of
- * the run's pid namespace, a minimal init (spawn-init.c) that vforks the command,
- * reaps orphans, forwards termination signals, and reports the command's own
- * wait status on a status pipe, so the run ends with the command's status.
+ * A contained child does not exec the command itself but warren-init
+ * (spawn-init.c, src/init): pid 1 of the run's pid namespace, which forks the
+ * command, reaps orphans, forwards termination signals, and reports the
+ * command's own wait status on a status pipe, so the run ends with the
+ * command's status. The error pipe reaches EOF when the command has exec'ed.
  *
  * Without root (userns.c), a contained run is cloned into a user namespace
  * and a network namespace of its own as well: its first step maps the
@@ -372,19 +375,9 @@ static int setup_failed(const report *rep, const char *path, wr_err *e) {
 #define CONTAINER_NAMESPACES                                                                       \
     (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP)
 
-static pid_t clone_into(int cgroup_fd, uint64_t namespaces, int *ret_pidfd) {
-    struct clone_args args = {
-        .flags = CLONE_PIDFD | CLONE_INTO_CGROUP | namespaces,
-        .pidfd = (uint64_t)(uintptr_t)ret_pidfd,
-        .exit_signal = SIGCHLD,
-        .cgroup = (uint64_t)cgroup_fd,
-    };
-    return (pid_t)syscall(SYS_clone3, &args, sizeof args);
-}
-
-/* basic: clone3 with vfork's contract (CLONE_VM | CLONE_VFORK): the child
- * borrows the parent's memory and stack until it execs or exits, while the
- * calling thread waits. Copying the parent's address space is what fork costs
+/* clone3 with vfork's contract (CLONE_VM | CLONE_VFORK): the child borrows
+ * the parent's memory and stack until it execs or exits, while the calling
+ * thread waits. Copying the parent's address space is what fork costs
  * most in a process with many libraries mapped (the CLI, the daemon): about
  * four times an empty process's fork here. Safe for the child because it
  * allocates nothing, takes no lock and writes only its own new frames (and
@@ -393,7 +386,8 @@ static pid_t clone_into(int cgroup_fd, uint64_t namespaces, int *ret_pidfd) {
  * child's calls cannot overwrite what the parent returns through; it must be
  * called from the function that then calls wr_spawn_child (wr_run_start). Not
  * under AddressSanitizer, whose shadow of the shared stack the child would
- * leave poisoned. Contained runs cannot use it: their child stays as init. */
+ * leave poisoned (clone_into, a fork, instead). A contained run's child ends
+ * by an exec as well: of its init (spawn-init.c). */
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
 #define WR_NO_VFORK_CLONE 1
@@ -421,6 +415,16 @@ static __attribute__((noinline)) long clone_vfork(const plan *pl, struct clone_a
     long v = wr_clone3_vfork(args, sizeof *args);
     if (v == 0) wr_spawn_child(pl);
     return v;
+}
+#else
+static pid_t clone_into(int cgroup_fd, uint64_t namespaces, int *ret_pidfd) {
+    struct clone_args args = {
+        .flags = CLONE_PIDFD | CLONE_INTO_CGROUP | namespaces,
+        .pidfd = (uint64_t)(uintptr_t)ret_pidfd,
+        .exit_signal = SIGCHLD,
+        .cgroup = (uint64_t)cgroup_fd,
+    };
+    return (pid_t)syscall(SYS_clone3, &args, sizeof args);
 }
 #endif
 
@@ -468,8 +472,9 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
     strv env = {0};
     _cleanup_free_ char *path = NULL;
     char **argv = NULL;
+    _cleanup_free_ char **init_envp = NULL;
     _cleanup_close_ int devnull = -1, err_r = -1, err_w = -1, cgfd = -1;
-    _cleanup_close_ int netns = -1, ruleset = -1, sync_r = -1, sync_w = -1;
+    _cleanup_close_ int netns = -1, ruleset = -1;
     _cleanup_close_ int status_r = -1, status_w = -1;
     wr_rootfs *root = NULL;
     const wr_seccomp *filter = NULL;
@@ -491,10 +496,9 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
         if (!userns) rs.template_dir = kept;
         if ((r = wr_rootfs_plan(&rs, &root, e)) < 0) goto out;
     }
-    const struct prctl_mm_map *mm = NULL;
-    if (contained && (r = wr_spawn_mm_layout(&mm, e)) < 0) goto out;
+    int init_fd = -1;
+    if (contained && (r = init_fd = wr_spawn_init_fd(e)) < 0) goto out;
     if (strong) {
-        int sp[2];
         /* The filter is the same for every run: once per handle, and
          * compiled only once per build of warren (seccomp-cache.c). */
         if (!w->seccomp && (r = wr_seccomp_cached(w->cfg.state_dir, true, &w->seccomp, e)) < 0)
@@ -507,16 +511,6 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
             ruleset = -1;
         } else if ((r = landlock_outside(ruleset, abi, homefd, e)) < 0)
             goto out;
-        /* Without root the init waits until the parent has taken the
-         * listener (spawn-child.c); root needs no wait. */
-        if (userns) {
-            if (pipe2(sp, O_CLOEXEC) < 0) {
-                r = wr_sys(e, errno, "cannot make the run's sync pipe");
-                goto out;
-            }
-            sync_r = sp[0];
-            sync_w = sp[1];
-        }
     }
     if ((r = build_env(spec, &t, &env, e)) < 0) goto out;
     const char *shell_argv[] = {"/bin/sh", "-c", spec->shell, NULL};
@@ -526,6 +520,10 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
         goto out;
     }
     argv = (char **)args; /* execve takes char *const *; nothing writes to them */
+    if (contained && !(init_envp = wr_spawn_init_env(env.v, path, argv))) {
+        r = wr_sys(e, ENOMEM, "run environment");
+        goto out;
+    }
 
     int stdio[3];
     for (int i = 0; i < 3; i++) {
@@ -580,7 +578,6 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
         .landlock = ruleset,
         .landlock_abi = abi,
         .seccomp = filter,
-        .sync_fd = sync_r,
         .stdio = {stdio[0], stdio[1], stdio[2]},
         .cwd_fd = cwd,
         .err_fd = err_w,
@@ -588,7 +585,8 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
         .path = path,
         .argv = argv,
         .envp = env.v,
-        .mm = mm,
+        .init_fd = init_fd,
+        .init_envp = init_envp,
     };
         clamp_limits(pl.limits);
     /* The tenant's open-files quota replaces the default ceiling. */
@@ -624,17 +622,19 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
         .exit_signal = SIGCHLD,
         .cgroup = (uint64_t)cgfd,
     };
-    if (!contained) {
+    vargs.flags |= ns;
+    {
         long v = clone_vfork(&pl, &vargs);
         pid = v < 0 ? -1 : (pid_t)v;
         clone_errno = v < 0 ? (int)-v : 0;
-    } else
-#endif
+    }
+#else
     {
         pid = clone_into(cgfd, ns, &pidfd);
         if (pid == 0) wr_spawn_child(&pl);
         clone_errno = errno;
     }
+#endif
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     for (int i = 0; i < pl.ncgroup_v1; i++)
         close(pl.cgroup_v1[i]);
@@ -653,7 +653,6 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
     /* EOF: exec happened. A report: a step failed, and the child has exited.
      * Strong runs first hand over their seccomp listener. */
     close(TAKE_FD(err_w));
-    if (sync_r >= 0) close(TAKE_FD(sync_r));
     if (status_w >= 0) close(TAKE_FD(status_w));
     run->status_fd = TAKE_FD(status_r);
     report rep;
@@ -664,14 +663,14 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
         while (n < 0 && errno == EINTR);
         if (n != (ssize_t)sizeof rep || rep.step != REPORT_LISTENER) break;
         run->listener = (int)syscall(SYS_pidfd_getfd, pidfd, rep.detail, 0);
-        if (run->listener < 0 && sync_w < 0 && init_ended(pidfd)) {
+        if (run->listener < 0 && init_ended(pidfd)) {
             /* The command came and went, and the init with it, before the
              * listener was taken: nothing was refused, or the command
              * would still be waiting for the answer. */
             run->listener_done = true;
             continue;
         }
-        if (run->listener < 0 || (sync_w >= 0 && write(sync_w, "g", 1) != 1)) {
+        if (run->listener < 0) {
             r = wr_sys(e, errno, "cannot take the run's seccomp listener");
             wr_run_free(run);
             run = NULL;

@@ -1,0 +1,68 @@
+/* spawn-protocol.h: what a run's child, the parent and the init (src/init)
+ * agree on: the steps a report names, the report itself, and how the child
+ * hands the command to the init. Constants and types only: the init is built
+ * without a C library and includes this file too. */
+#ifndef WARREN_SPAWN_PROTOCOL_H
+#define WARREN_SPAWN_PROTOCOL_H
+
+/* The child's steps, in order (spawn-child.c runs them; the init's own are
+ * the last two). */
+typedef enum step {
+    STEP_SIGNALS,        /* default dispositions, nothing blocked */
+    STEP_CGROUP_V1,      /* hybrid host: join the tenant's v1 groups (quota limits) */
+    STEP_PARENT_DEATH,   /* die with the parent */
+    STEP_USERNS,         /* non-root container: map the caller's ids (userns.c) */
+    STEP_NETNS,          /* container: the tenant's network namespace */
+    STEP_ROOTFS,         /* container: the private root, cwd inside it */
+    STEP_HOSTNAME,       /* container: hostname = the account name */
+    STEP_SETSID,         /* own session: no terminal of warren's, own process group */
+    STEP_TERMINAL,       /* a tty run: its terminal becomes the controlling one */
+    STEP_STDIO,          /* the three stdio fds */
+    STEP_CLOSE_FDS,      /* every other fd closes at exec */
+    STEP_CWD,            /* the working directory, from an fd resolved safely */
+    STEP_RLIMITS,        /* core 0 and the other limits */
+    STEP_UMASK,          /* 077: what the run creates is its own */
+    STEP_BOUNDING,       /* strong: the bounding set, while still allowed to drop it */
+    STEP_GROUPS,         /* no supplementary groups */
+    STEP_GID,            /* the tenant's gid, real, effective and saved */
+    STEP_UID,            /* the tenant's uid, likewise */
+    STEP_USERNS_CAPS,    /* non-root container: what the user namespace gave, dropped */
+    STEP_PARENT_DEATH_2, /* the uid change cleared the death signal: set again */
+    STEP_NO_NEW_PRIVS,   /* no setuid, no file capabilities from here on */
+    STEP_NO_CAPS,        /* strong: prove no capability is left */
+    STEP_LANDLOCK,       /* strong: the filesystem it may touch */
+    STEP_SECCOMP,        /* strong: the system-call filter, last before exec */
+    STEP_INIT,           /* contained: exec the init (pid 1), which starts the command */
+    STEP_EXEC,           /* the command's execve (by the child, or by the init) */
+    STEP_MAX,
+} step;
+
+/* What is written on the error pipe: a failed step (and, for the private
+ * root, which part of it), or the number of the seccomp listener. */
+typedef struct report {
+    int step;
+    int errnum;
+    int detail;
+} report;
+
+#define REPORT_LISTENER (-1)
+
+/* The init's fds, as the child leaves them for it: the error pipe (a failed
+ * exec of the command is reported there), the status pipe (the command's
+ * wait status), and, at the strong level, the seccomp listener, which the
+ * init keeps open until the parent has its own copy (spawn.c). */
+#define INIT_FD_ERR 3
+#define INIT_FD_STATUS 4
+#define INIT_FD_LISTENER 5
+
+/* The init's argv is {INIT_NAME, NULL}: /proc/1/cmdline shows that and
+ * nothing of the run. Its environment is the command's, then INIT_MARK, then
+ * the command's path and argv; no environment entry is INIT_MARK (each is
+ * KEY=VALUE). The init is not dumpable, so the run cannot read it there. */
+#define INIT_NAME "warren-init"
+#define INIT_MARK "\001"
+
+/* The exit code of a child (or init) whose setup failed. */
+#define INIT_EXIT_SETUP 125
+
+#endif
