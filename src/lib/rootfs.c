@@ -12,8 +12,9 @@
  * directories or links, which device nodes exist. It also clones the home
  * into a detached mount (open_tree) and marks it nosuid,nodev.
  *
- * wr_rootfs_enter runs in the child, a raw clone of a possibly threaded
- * parent: it walks the list with plain system calls and allocates nothing.
+ * wr_rootfs_enter (rootfs-enter.c) runs in the child, a raw clone of a
+ * possibly threaded parent: it walks the list with plain system calls and
+ * allocates nothing.
  * The new root is a tmpfs mounted over /tmp in the child's own, now private,
  * mount namespace; every mount destination is a name warren has just created
  * inside it, so no path the tenant controls is ever resolved while mounting,
@@ -29,37 +30,25 @@
  *
  * What /etc holds is listed at etc_entries below: nothing else of the host's
  * /etc (shadow, ssh host keys, ld.so.preload, the host's own configuration)
- * is there. */
+ * is there. A tenant's root is built once and kept (rootfs-kept.c). */
 #include "rootfs.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <grp.h>
 #include <inttypes.h>
-#include <limits.h>
-#include <sched.h>
-#include <linux/openat2.h>
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/vfs.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "rootfs-internal.h"
 #include "util.h"
-
-/* Where the new root is built before pivot_root. Mounting over /tmp is only
- * seen in the child's private namespace; /tmp exists on every host. */
-#define NEWROOT "/tmp"
-
-#define DEFAULT_TMP_BYTES (64ULL << 20)
 
 static const char *const step_names[WR_ROOTFS_STEP_MAX] = {
     [WR_ROOTFS_PRIVATE] = "make every mount private",
@@ -130,62 +119,7 @@ static const char *const dev_links[][2] = {
     {"stdout", "/proc/self/fd/1"}, {"stderr", "/proc/self/fd/2"},
 };
 
-/* /proc files that read the kernel's memory, keys or scheduler state, or act
- * on the whole machine: /dev/null goes over them. */
-static const char *const proc_null[] = {
-    "kcore", "keys", "timer_list", "timer_stats", "sched_debug", "latency_stats", "sysrq-trigger"};
-/* /proc directories describing host hardware: an empty read-only tmpfs. */
-static const char *const proc_empty[] = {"acpi", "scsi", "asound"};
-/* /proc directories that configure the kernel: read-only. */
-static const char *const proc_readonly[] = {"sys", "irq", "bus", "fs"};
 
-typedef enum op_kind {
-    OP_MKDIR,   /* mkdir(path, mode) */
-    OP_MKFILE,  /* an empty file for a file bind to land on */
-    OP_SYMLINK, /* symlink(src, path) */
-    OP_WRITE,   /* a new file holding data */
-    OP_MOUNT,   /* mount(src, path, fstype, flags, data) */
-    OP_BIND,    /* a copy of src's mount, with attr set, attached at path */
-    OP_BIND_NODE, /* a device node bound over path, by one mount(2) (see add_bind_node) */
-    OP_SETATTR, /* mount_setattr(path, attr) */
-    OP_ATTACH,  /* the home's detached mount onto path */
-} op_kind;
-
-typedef struct op {
-    op_kind kind;
-    wr_rootfs_step step;
-    bool optional;  /* a missing path (ENOENT) is skipped: /proc entries this kernel lacks */
-    bool recursive; /* OP_BIND, OP_SETATTR: the mounts below too */
-    mode_t mode;
-    unsigned long flags; /* OP_MOUNT */
-    uint64_t attr;       /* OP_BIND, OP_SETATTR: MOUNT_ATTR_* to set */
-    const char *fstype;  /* static */
-    char *path;          /* absolute, below NEWROOT (or inside /proc of it) */
-    char *src;
-    char *data;
-    size_t len;
-} op;
-
-struct wr_rootfs {
-    op *ops;
-    size_t n, cap;
-    size_t copied; /* bytes of host /etc files copied into the root (COPY_BUDGET) */
-    bool oom;      /* an allocation failed while building; checked once at the end */
-    int home_tree; /* the home, cloned as a detached mount */
-    char *cwd;     /* inside the new root */
-    /* kept roots (rootfs.h) */
-    bool templ;           /* building one: leave out what each run mounts itself */
-    int template_fd;      /* the tenant's kept root (a mount namespace), or -1 */
-    int template_lock;    /* held while one is built, or -1 */
-    bool home_under_tmp;  /* the home lies below /tmp: moved onto each run's own */
-    char *home_dir;
-    char tmpfs_opts[96];  /* each run's /tmp and /dev/shm */
-    char pts_opts[80];    /* each run's devpts */
-    /* userns: the home's path and identity, for the child to clone it */
-    char *home_path;
-    dev_t home_dev;
-    ino_t home_ino;
-};
 
 void wr_rootfs_free(wr_rootfs *r) {
     if (!r) return;
@@ -316,8 +250,6 @@ static op *add_bind(wr_rootfs *r, wr_rootfs_step step, const char *src, const ch
     o->recursive = recursive;
     return o;
 }
-
-#define RO_ATTRS (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
 
 /* Binds the host's `host` (a directory or a regular file) read-only at
  * `inside`, nosuid, nodev, submounts included. */
@@ -560,12 +492,12 @@ static bool path_clean(const char *p) {
 }
 
 /* Whether path is top or lies below it. */
-static bool path_under(const char *path, const char *top) {
+bool wr_rootfs_path_under(const char *path, const char *top) {
     size_t l = strlen(top);
     return !strncmp(path, top, l) && (path[l] == '\0' || path[l] == '/');
 }
 
-static bool name_ok(const char *s, size_t max, const char *extra) {
+bool wr_rootfs_name_ok(const char *s, size_t max, const char *extra) {
     size_t l = s ? strlen(s) : 0;
     if (l == 0 || l > max || s[0] == '-' || s[0] == '.') return false;
     for (const char *c = s; *c; c++) {
@@ -585,7 +517,7 @@ static int check_spec(const wr_rootfs_spec *s, wr_err *e) {
     static const char *const reserved[] = {"/usr",    "/bin", "/sbin", "/lib",  "/lib64", "/lib32",
                                            "/libx32", "/etc", "/dev",  "/proc", "/sys",   "/.old"};
     for (size_t i = 0; i < ELEMENTSOF(reserved); i++)
-        if (path_under(s->home_dir, reserved[i]))
+        if (wr_rootfs_path_under(s->home_dir, reserved[i]))
             return wr_invalid(e, "rootfs: home '%s': lies in %s, which the root provides",
                               s->home_dir, reserved[i]);
     if (s->home_fd < 0)
@@ -600,12 +532,12 @@ static int check_spec(const wr_rootfs_spec *s, wr_err *e) {
     if (s->cwd && !path_clean(s->cwd))
         return wr_invalid(e, "rootfs: working directory '%s': expected a clean absolute path",
                           s->cwd);
-    if (!name_ok(s->username, 32, "_-"))
+    if (!wr_rootfs_name_ok(s->username, 32, "_-"))
         return wr_invalid(e, "rootfs: username '%s': expected letters, digits, '_' and '-'",
                           s->username ? s->username : "");
     /* The hostname is the account name, '_' and all: the kernel takes any
      * bytes, and a run sees its own account's name as its host's. */
-    if (!name_ok(s->hostname, 64, "-._"))
+    if (!wr_rootfs_name_ok(s->hostname, 64, "-._"))
         return wr_invalid(e, "rootfs: hostname '%s': expected letters, digits, '-', '_' and '.'",
                           s->hostname ? s->hostname : "");
     return 0;
@@ -617,10 +549,6 @@ static gid_t tty_gid(void) {
     if (getgrnam_r("tty", &g, buf, sizeof buf, &res) == 0 && res) return res->gr_gid;
     return 5;
 }
-
-static int template_lookup(const wr_rootfs_spec *spec, wr_rootfs *p, uint64_t *ret_key,
-                           wr_err *e);
-static int template_build(const wr_rootfs_spec *spec, wr_rootfs *p, uint64_t key, wr_err *e);
 
 int wr_rootfs_plan(const wr_rootfs_spec *spec, wr_rootfs **ret, wr_err *e) {
     int r = check_spec(spec, e);
@@ -638,7 +566,7 @@ int wr_rootfs_plan(const wr_rootfs_spec *spec, wr_rootfs **ret, wr_err *e) {
     /* A kept root: ready, or to be built from the plan below (templ). */
     uint64_t key = 0;
     if (spec->template_dir && !spec->userns) {
-        if ((r = template_lookup(spec, p, &key, e)) < 0) {
+        if ((r = wr_rootfs_template_lookup(spec, p, &key, e)) < 0) {
             wr_rootfs_free(p);
             return r;
         }
@@ -739,7 +667,7 @@ home_done:;
     plan_files(p, spec);                /* 8 */
     add_mkdir(p, WR_ROOTFS_PIVOT, "/.old", 0700);
 
-    if (p->templ && !p->oom && template_build(spec, p, key, NULL) < 0) {
+    if (p->templ && !p->oom && wr_rootfs_template_build(spec, p, key, NULL) < 0) {
         /* Keeping it failed (a bind of the namespace refused now and then
          * with EINVAL under load): this run builds its own root, as without
          * template_dir; the next one tries to keep it again. */
@@ -755,442 +683,4 @@ home_done:;
     }
     *ret = p;
     return 0;
-}
-
-/* --- the child's side: system calls only -------------------------------------- */
-
-static int run_op(int home_tree, const op *o) {
-    switch (o->kind) {
-    case OP_MKDIR:
-        /* EEXIST is a failure too: every name is new in a fresh tmpfs. */
-        return mkdir(o->path, o->mode);
-    case OP_MKFILE:
-    case OP_WRITE: {
-        int fd = open(o->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, o->mode);
-        if (fd < 0) return -1;
-        for (size_t done = 0; done < o->len;) {
-            ssize_t n = write(fd, o->data + done, o->len - done);
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) {
-                int saved = n < 0 ? errno : EIO;
-                close(fd);
-                errno = saved;
-                return -1;
-            }
-            done += (size_t)n;
-        }
-        return close(fd);
-    }
-    case OP_SYMLINK:
-        return symlink(o->src, o->path);
-    case OP_MOUNT:
-        return mount(o->src, o->path, o->fstype, o->flags, o->data);
-    case OP_BIND_NODE:
-        return mount(o->src, o->path, NULL, MS_BIND, NULL);
-    case OP_BIND: {
-        unsigned rec = o->recursive ? AT_RECURSIVE : 0;
-        int fd = open_tree(AT_FDCWD, o->src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
-        if (fd < 0) return -1;
-        struct mount_attr a = {.attr_set = o->attr};
-        int ret = mount_setattr(fd, "", AT_EMPTY_PATH | rec, &a, sizeof a);
-        if (ret == 0) ret = move_mount(fd, "", AT_FDCWD, o->path, MOVE_MOUNT_F_EMPTY_PATH);
-        int saved = errno;
-        close(fd);
-        errno = saved;
-        return ret;
-    }
-    case OP_SETATTR: {
-        struct mount_attr a = {.attr_set = o->attr};
-        return mount_setattr(AT_FDCWD, o->path,
-                             AT_SYMLINK_NOFOLLOW | (o->recursive ? AT_RECURSIVE : 0), &a, sizeof a);
-    }
-    case OP_ATTACH:
-        return move_mount(home_tree, "", AT_FDCWD, o->path, MOVE_MOUNT_F_EMPTY_PATH);
-    }
-    errno = EINVAL;
-    return -1;
-}
-
-static int enter_fail(int *ret_step, wr_rootfs_step step, mode_t saved_umask) {
-    int errnum = errno ? errno : EIO;
-    umask(saved_umask);
-    if (ret_step) *ret_step = step;
-    return -errnum;
-}
-
-/* userns: the home's mount, cloned in the child's own mount namespace from
- * its path (a mount seen through the parent's fd belongs to the host's
- * namespace, which open_tree refuses), with no link followed on the way and
- * only if it is still the directory the parent opened. -1 with errno set. */
-static int clone_home(const wr_rootfs *r) {
-    struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
-                           .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
-    int fd = (int)syscall(SYS_openat2, AT_FDCWD, r->home_path, &how, sizeof how);
-    if (fd < 0) return -1;
-    struct stat st;
-    int tree = -1;
-    if (fstat(fd, &st) < 0) goto out;
-    if (st.st_dev != r->home_dev || st.st_ino != r->home_ino) {
-        errno = ESTALE; /* swapped since the parent opened it */
-        goto out;
-    }
-    tree = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
-    struct mount_attr attr = {.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
-    if (tree >= 0 &&
-        mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) {
-        int saved = errno;
-        close(tree);
-        tree = -1;
-        errno = saved;
-    }
-out:;
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return tree;
-}
-
-/* 2–9: the ops, then into the new root, old root detached, root read-only.
- * The caller has made every mount private (1). */
-static int build_root(const wr_rootfs *r, int home_tree, int *ret_step, mode_t saved_umask) {
-    /* 2–8, and the mount point for the old root. */
-    for (size_t i = 0; i < r->n; i++) {
-        const op *o = &r->ops[i];
-        errno = 0;
-        if (run_op(home_tree, o) < 0) {
-            if (o->optional && errno == ENOENT) continue;
-            return enter_fail(ret_step, o->step, saved_umask);
-        }
-    }
-
-    /* 9. Into the new root; the old one goes entirely, with every mount the
-     * host had, so nothing of it stays reachable. */
-    if (syscall(SYS_pivot_root, NEWROOT, NEWROOT "/.old") < 0 || chdir("/") < 0)
-        return enter_fail(ret_step, WR_ROOTFS_PIVOT, saved_umask);
-    if (umount2("/.old", MNT_DETACH) < 0 || rmdir("/.old") < 0)
-        return enter_fail(ret_step, WR_ROOTFS_OLD_ROOT, saved_umask);
-    /* Only the root tmpfs itself: /tmp, /dev/shm and the home are their own
-     * mounts and stay writable. */
-    struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
-    if (mount_setattr(AT_FDCWD, "/", 0, &ro, sizeof ro) < 0)
-        return enter_fail(ret_step, WR_ROOTFS_READONLY, saved_umask);
-    return 0;
-}
-
-/* 10. The working directory, looked up inside the new root without following
- * any link: below the home the names are the tenant's. */
-static int enter_cwd(const wr_rootfs *r, int *ret_step, mode_t saved_umask) {
-    struct open_how how = {
-        .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
-        .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-    };
-    int fd = (int)syscall(SYS_openat2, AT_FDCWD, r->cwd, &how, sizeof how);
-    if (fd < 0) return enter_fail(ret_step, WR_ROOTFS_CWD, saved_umask);
-    int c = fchdir(fd);
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    if (c < 0) return enter_fail(ret_step, WR_ROOTFS_CWD, saved_umask);
-    umask(saved_umask);
-    return 0;
-}
-
-static int enter_template(const wr_rootfs *r, int *ret_step, mode_t saved_umask);
-
-int wr_rootfs_enter(const wr_rootfs *r, int *ret_step) {
-    /* Modes in the plan are meant exactly. */
-    mode_t saved_umask = umask(0);
-    errno = 0;
-
-    if (r->template_fd >= 0) return enter_template(r, ret_step, saved_umask);
-
-    /* 1. Nothing below propagates to the host, nor from it: the host's later
-     * mounts must not appear in the run either. */
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-        return enter_fail(ret_step, WR_ROOTFS_PRIVATE, saved_umask);
-
-    /* userns: the home's mount, before the new root hides its path. */
-    int home_tree = r->home_tree;
-    if (r->home_path && (home_tree = clone_home(r)) < 0)
-        return enter_fail(ret_step, WR_ROOTFS_HOME, saved_umask);
-
-    int q = build_root(r, home_tree, ret_step, saved_umask);
-    if (q < 0) return q;
-    return enter_cwd(r, ret_step, saved_umask);
-}
-
-/* --- kept roots (rootfs.h) ---------------------------------------------------- */
-
-/* Bumped whenever the plan changes what a root holds: older kept roots then
- * no longer match and are rebuilt. */
-#define TEMPLATE_VERSION 1
-
-#ifndef NSFS_MAGIC
-#define NSFS_MAGIC 0x6e736673
-#endif
-
-bool wr_rootfs_needs_new_mount_ns(const wr_rootfs *r) {
-    return r->template_fd < 0;
-}
-
-static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
-    const unsigned char *b = data;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
-static uint64_t fnv_stat(uint64_t h, const struct stat *st) {
-    uint64_t v[] = {st->st_dev, st->st_ino, st->st_mode, (uint64_t)st->st_mtim.tv_sec,
-                    (uint64_t)st->st_mtim.tv_nsec};
-    return fnv1a(h, v, sizeof v);
-}
-
-static int template_key(const wr_rootfs_spec *s, uint64_t *ret, wr_err *e) {
-    struct stat st;
-    uint64_t h = 0xcbf29ce484222325ULL;
-    uint64_t head[] = {TEMPLATE_VERSION, s->uid, s->gid};
-    h = fnv1a(h, head, sizeof head);
-    static const char *const host[] = {"/etc", "/etc/ssl", "/usr"};
-    for (size_t i = 0; i < ELEMENTSOF(host); i++) {
-        if (stat(host[i], &st) < 0) {
-            if (errno != ENOENT) return wr_sys(e, errno, "rootfs: stat %s", host[i]);
-            memset(&st, 0, sizeof st);
-        }
-        h = fnv_stat(h, &st);
-    }
-    if (fstat(s->home_fd, &st) < 0) return wr_sys(e, errno, "rootfs: home '%s'", s->home_dir);
-    uint64_t home[] = {st.st_dev, st.st_ino};
-    h = fnv1a(h, home, sizeof home);
-    h = fnv1a(h, s->home_dir, strlen(s->home_dir) + 1);
-    h = fnv1a(h, s->username, strlen(s->username) + 1);
-    h = fnv1a(h, s->hostname, strlen(s->hostname) + 1);
-    *ret = h;
-    return 0;
-}
-
-static int template_entry(const char *dir, const char *username, uint64_t key, char *out,
-                          size_t n, wr_err *e) {
-    if ((size_t)snprintf(out, n, "%s/%s-%016llx", dir, username, (unsigned long long)key) >= n)
-        return wr_invalid(e, "rootfs: template directory %.64s...: too long", dir);
-    return 0;
-}
-
-/* An fd on the mount namespace kept at path, or -1 if none is (never made,
- * or the entry outlived a reboot). */
-static int template_open(const char *path) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) return -1;
-    struct statfs sf;
-    if (fstatfs(fd, &sf) < 0 || sf.f_type != NSFS_MAGIC) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-/* The tenant's kept root if it matches (p->template_fd), else the lock on
- * the directory taken, to build one. Either way, what each run mounts. */
-static int template_lookup(const wr_rootfs_spec *spec, wr_rootfs *p, uint64_t *ret_key,
-                           wr_err *e) {
-    int r = template_key(spec, ret_key, e);
-    if (r < 0) return r;
-    uint64_t bytes = spec->tmp_bytes ? spec->tmp_bytes : DEFAULT_TMP_BYTES;
-    uint64_t inodes = bytes / 4096 < 1024 ? 1024 : bytes / 4096;
-    snprintf(p->tmpfs_opts, sizeof p->tmpfs_opts,
-             "size=%" PRIu64 ",nr_inodes=%" PRIu64 ",mode=1777", bytes, inodes);
-    /* The group of the host's /dev/tty: no account database scan per run. */
-    struct stat tty;
-    gid_t gid = stat("/dev/tty", &tty) == 0 ? tty.st_gid : 5;
-    snprintf(p->pts_opts, sizeof p->pts_opts, "newinstance,ptmxmode=0666,mode=0620,gid=%u",
-             (unsigned)gid);
-    p->home_under_tmp = path_under(spec->home_dir, "/tmp");
-    if (!(p->home_dir = strdup(spec->home_dir))) return wr_sys(e, ENOMEM, "rootfs: plan");
-
-    char path[PATH_MAX];
-    if ((r = template_entry(spec->template_dir, spec->username, *ret_key, path, sizeof path, e)) <
-        0)
-        return r;
-    if ((p->template_fd = template_open(path)) >= 0) return 0;
-
-    if (mkdir(spec->template_dir, 0700) < 0 && errno != EEXIST)
-        return wr_sys(e, errno, "rootfs: cannot create %s", spec->template_dir);
-    p->template_lock = open(spec->template_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-    if (p->template_lock < 0) return wr_sys(e, errno, "rootfs: cannot open %s", spec->template_dir);
-    while (flock(p->template_lock, LOCK_EX) < 0)
-        if (errno != EINTR) return wr_sys(e, errno, "rootfs: cannot lock %s", spec->template_dir);
-    /* Another process may have built it while this one waited. */
-    if ((p->template_fd = template_open(path)) >= 0) {
-        close(p->template_lock);
-        p->template_lock = -1;
-    }
-    return 0;
-}
-
-/* Removes the tenant's kept roots other than `keep` (NULL: all of them). */
-static int template_remove_others(const char *dir, const char *username, const char *keep,
-                                  wr_err *e) {
-    _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-    if (dfd < 0) return errno == ENOENT ? 0 : wr_sys(e, errno, "rootfs: cannot open %s", dir);
-    DIR *d = fdopendir(dfd);
-    if (!d) return wr_sys(e, errno, "rootfs: cannot list %s", dir);
-    dfd = -1;
-    size_t ul = strlen(username);
-    int r = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        const char *n = de->d_name;
-        if (strncmp(n, username, ul) || n[ul] != '-' || strlen(n + ul + 1) != 16) continue;
-        if (keep && streq(n, keep)) continue;
-        char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/%s", dir, n);
-        if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT && r == 0)
-            r = wr_sys(e, errno, "rootfs: cannot unmount %s", path);
-        if (unlink(path) < 0 && errno != ENOENT && r == 0)
-            r = wr_sys(e, errno, "rootfs: cannot remove %s", path);
-    }
-    closedir(d);
-    return r;
-}
-
-int wr_rootfs_template_remove(const char *template_dir, const char *username, wr_err *e) {
-    if (!template_dir || !name_ok(username, 32, "_-"))
-        return wr_invalid(e, "rootfs: username '%s': expected letters, digits, '_' and '-'",
-                          username ? username : "");
-    return template_remove_others(template_dir, username, NULL, e);
-}
-
-/* A helper builds the root in a mount namespace of its own (the plan's ops,
- * pivot_root, old root detached: build_root), then waits while the parent
- * keeps the namespace with a bind mount of /proc/<helper>/ns/mnt on the
- * entry. The helper is a fork of a process that may have threads: system
- * calls only. */
-static int template_build(const wr_rootfs_spec *spec, wr_rootfs *p, uint64_t key, wr_err *e) {
-    char path[PATH_MAX];
-    int r = template_entry(spec->template_dir, spec->username, key, path, sizeof path, e);
-    if (r < 0) return r;
-    int f = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (f < 0) return wr_sys(e, errno, "rootfs: cannot create %s", path);
-    close(f);
-    int ready[2], go[2];
-    if (pipe2(ready, O_CLOEXEC) < 0) return wr_sys(e, errno, "rootfs: kept root");
-    if (pipe2(go, O_CLOEXEC) < 0) {
-        close(ready[0]);
-        close(ready[1]);
-        return wr_sys(e, errno, "rootfs: kept root");
-    }
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(ready[0]);
-        close(go[1]);
-        int report[2] = {0, 0}; /* -errno, step */
-        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-            report[0] = -errno;
-            report[1] = WR_ROOTFS_PRIVATE;
-        } else {
-            mode_t saved = umask(0);
-            report[0] = build_root(p, p->home_tree, &report[1], saved);
-        }
-        ssize_t n = write(ready[1], report, sizeof report);
-        char c;
-        n = read(go[0], &c, 1);
-        (void)n;
-        _exit(0);
-    }
-    int err = errno;
-    close(ready[1]);
-    close(go[0]);
-    int report[2] = {-EIO, WR_ROOTFS_TEMPLATE};
-    if (pid < 0)
-        r = wr_sys(e, err, "rootfs: kept root: fork");
-    else if (read(ready[0], report, sizeof report) != (ssize_t)sizeof report || report[0] < 0)
-        r = wr_sys(e, -report[0], "rootfs: building the kept root of %s failed at '%s'",
-                   spec->username, wr_rootfs_step_name(report[1]));
-    else {
-        char src[64];
-        snprintf(src, sizeof src, "/proc/%d/ns/mnt", (int)pid);
-        if (mount(src, path, NULL, MS_BIND, NULL) < 0 && mount(src, path, NULL, MS_BIND, NULL) < 0)
-            r = wr_sys(e, errno, "rootfs: cannot keep the root at %s", path);
-    }
-    close(go[1]); /* the helper may go */
-    close(ready[0]);
-    if (pid > 0)
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
-    if (r < 0) {
-        unlink(path);
-        return r;
-    }
-    /* The home's clone now lives in the kept root. */
-    close(p->home_tree);
-    p->home_tree = -1;
-    if ((p->template_fd = template_open(path)) < 0)
-        return wr_sys(e, EIO, "rootfs: the kept root at %s did not stay", path);
-    const char *name = strrchr(path, '/') + 1;
-    template_remove_others(spec->template_dir, spec->username, name, NULL);
-    close(p->template_lock);
-    p->template_lock = -1;
-    return 0;
-}
-
-/* The child's side with a kept root: join it, make a private copy, and mount
- * what is the run's own over the copy's empty mount points. System calls only. */
-static int enter_template(const wr_rootfs *r, int *ret_step, mode_t saved_umask) {
-    if (setns(r->template_fd, CLONE_NEWNS) < 0 || unshare(CLONE_NEWNS) < 0)
-        return enter_fail(ret_step, WR_ROOTFS_TEMPLATE, saved_umask);
-
-    /* A home below /tmp would be hidden by the run's own /tmp: take a copy of
-     * its mount first, and put it back at the same path on the new /tmp. */
-    int home = -1;
-    if (r->home_under_tmp &&
-        (home = open_tree(AT_FDCWD, r->home_dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)) < 0)
-        return enter_fail(ret_step, WR_ROOTFS_HOME, saved_umask);
-    if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, r->tmpfs_opts) < 0)
-        return enter_fail(ret_step, WR_ROOTFS_TMP, saved_umask);
-    if (home >= 0) {
-        char buf[PATH_MAX];
-        if (strscpy(buf, sizeof buf, r->home_dir) < 0) {
-            errno = ENAMETOOLONG;
-            return enter_fail(ret_step, WR_ROOTFS_HOME, saved_umask);
-        }
-        for (char *c = strchr(buf + 1, '/'); c; c = strchr(c + 1, '/')) {
-            *c = '\0';
-            if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-                return enter_fail(ret_step, WR_ROOTFS_HOME, saved_umask);
-            *c = '/';
-        }
-        if (mkdir(buf, 0755) < 0 ||
-            move_mount(home, "", AT_FDCWD, buf, MOVE_MOUNT_F_EMPTY_PATH) < 0)
-            return enter_fail(ret_step, WR_ROOTFS_HOME, saved_umask);
-        close(home);
-    }
-    if (mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, r->pts_opts) < 0 ||
-        mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, r->tmpfs_opts) < 0)
-        return enter_fail(ret_step, WR_ROOTFS_DEV, saved_umask);
-    /* The child is pid 1 of its own pid namespace: this proc shows it only. */
-    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-        return enter_fail(ret_step, WR_ROOTFS_PROC, saved_umask);
-    char p[64];
-    for (size_t i = 0; i < ELEMENTSOF(proc_null); i++) {
-        snprintf(p, sizeof p, "/proc/%s", proc_null[i]);
-        if (mount("/dev/null", p, NULL, MS_BIND, NULL) < 0 && errno != ENOENT)
-            return enter_fail(ret_step, WR_ROOTFS_PROC_MASK, saved_umask);
-    }
-    for (size_t i = 0; i < ELEMENTSOF(proc_empty); i++) {
-        snprintf(p, sizeof p, "/proc/%s", proc_empty[i]);
-        if (mount("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                  "mode=0555,size=4k,nr_inodes=2") < 0 &&
-            errno != ENOENT)
-            return enter_fail(ret_step, WR_ROOTFS_PROC_MASK, saved_umask);
-    }
-    for (size_t i = 0; i < ELEMENTSOF(proc_readonly); i++) {
-        snprintf(p, sizeof p, "/proc/%s", proc_readonly[i]);
-        op o = {.kind = OP_BIND, .path = p, .src = p, .attr = RO_ATTRS | MOUNT_ATTR_NOEXEC,
-                .recursive = true};
-        errno = 0;
-        if (run_op(-1, &o) < 0 && errno != ENOENT)
-            return enter_fail(ret_step, WR_ROOTFS_PROC_MASK, saved_umask);
-    }
-    return enter_cwd(r, ret_step, saved_umask);
 }
