@@ -36,8 +36,10 @@ for level in container strong; do
   for ns in mnt pid ipc uts cgroup net; do
     ok "$level: own $ns namespace" test "$(q "d['namespaces']['$ns']")" != "$(host_ns $ns)"
   done
-  # pid 1 is warren's init (spawn.c, run_init), the command its only child.
+  # pid 1 is warren's init (src/init/warren-init.c), the command its only child.
   is "$level: pid 2 of its namespace, under warren's init" "$(q 'd["pid"]')" 2
+  # The init's own fds (error and status pipes, the seccomp listener) stay with it.
+  is "$level: only fds 0, 1, 2 are open" "$(q '[f["fd"] for f in d["fds"]]')" "[0, 1, 2]"
   is "$level: sees only its own processes and the init" "$(q 'd["pids"]["list"]')" "[1, 2]"
   is "$level: hostname is the account name" "$(q 'd["hostname"]')" "$name"
   is "$level: loopback only" "$(q 'd["net_interfaces"]')" "['lo']"
