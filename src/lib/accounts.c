@@ -443,34 +443,57 @@ static bool is_our_temp(const char *n) {
     return false;
 }
 
-int wr_accounts_clean_stale(const char *etc_dir, wr_err *e) {
-    _cleanup_close_ int dfd = open_etc(etc_dir, e);
+static int remove_stale(DIR *d, int dfd, const char *etc_dir, wr_err *e) {
+    int r = 0;
+    for (struct dirent *de; (de = readdir(d));)
+        if (is_our_temp(de->d_name) && unlinkat(dfd, de->d_name, 0) < 0 && errno != ENOENT &&
+            r >= 0)
+            r = wr_sys(e, errno, "cannot remove leftover %s/%s", etc_dir, de->d_name);
+    return r;
+}
+
+/* The directory for readdir, and its fd for unlinkat. */
+static int open_etc_dir(const char *etc_dir, DIR **ret, int *ret_dfd, wr_err *e) {
+    int dfd = open_etc(etc_dir, e);
     if (dfd < 0) return dfd;
     int dup_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
-    if (dup_fd < 0) return wr_sys(e, errno, "cannot read %s", etc_dir);
-    DIR *d = fdopendir(dup_fd);
+    DIR *d = dup_fd < 0 ? NULL : fdopendir(dup_fd);
     if (!d) {
-        close(dup_fd);
-        return wr_sys(e, errno, "cannot read %s", etc_dir);
+        int r = wr_sys(e, errno, "cannot read %s", etc_dir);
+        if (dup_fd >= 0) close(dup_fd);
+        close(dfd);
+        return r;
     }
+    *ret = d;
+    *ret_dfd = dfd;
+    return 0;
+}
+
+int wr_accounts_remove_stale(const char *etc_dir, wr_err *e) {
+    DIR *d;
+    int dfd, r = open_etc_dir(etc_dir, &d, &dfd, e);
+    if (r < 0) return r;
+    r = remove_stale(d, dfd, etc_dir, e);
+    closedir(d);
+    close(dfd);
+    return r;
+}
+
+int wr_accounts_clean_stale(const char *etc_dir, wr_err *e) {
+    DIR *d;
+    int dfd, r = open_etc_dir(etc_dir, &d, &dfd, e);
+    if (r < 0) return r;
     bool found = false;
     for (struct dirent *de; (de = readdir(d));)
         if (is_our_temp(de->d_name)) found = true;
-    if (!found) {
-        closedir(d);
-        return 0;
-    }
     /* Under the lock no rewrite is in flight, so every such file is a leftover. */
-    int r = wr_accounts_lock(etc_dir, e);
-    if (r >= 0) {
+    if (found && (r = wr_accounts_lock(etc_dir, e)) >= 0) {
         rewinddir(d);
-        for (struct dirent *de; (de = readdir(d));)
-            if (is_our_temp(de->d_name) && unlinkat(dfd, de->d_name, 0) < 0 && errno != ENOENT &&
-                r >= 0)
-                r = wr_sys(e, errno, "cannot remove leftover %s/%s", etc_dir, de->d_name);
+        r = remove_stale(d, dfd, etc_dir, e);
         wr_accounts_unlock(etc_dir);
     }
     closedir(d);
+    close(dfd);
     return r;
 }
 

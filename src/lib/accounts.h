@@ -55,6 +55,9 @@ int wr_accounts_remove(const char *etc_dir, const char *name, uid_t uid, wr_err 
  * directory without the lock and takes it only when there is something to
  * remove. */
 int wr_accounts_clean_stale(const char *etc_dir, wr_err *e);
+/* Must hold the lock. Removes those temporary files (the lock says none is a
+ * rewrite in flight). */
+int wr_accounts_remove_stale(const char *etc_dir, wr_err *e);
 
 typedef enum wr_account_file {
     WR_ACCOUNT_PASSWD,

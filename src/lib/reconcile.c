@@ -234,12 +234,14 @@ out:
     return r;
 }
 
+/* Read on every start: one read(2), no stdio buffer. */
 static void boot_id(char out[64]) {
     out[0] = '\0';
-    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
-    if (!f) return;
-    if (!fgets(out, 64, f)) out[0] = '\0';
-    fclose(f);
+    int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    ssize_t n = read(fd, out, 63);
+    close(fd);
+    out[n > 0 ? n : 0] = '\0';
     out[strcspn(out, "\n")] = '\0';
 }
 
@@ -253,7 +255,10 @@ int wr_reconcile(warren *w, wr_reconcile_report *ret, wr_err *e) {
     }
     int r = wr_lock_mutations(w, e);
     if (r < 0) return r;
-    r = reconcile_locked(w, &rep, e);
+    /* A start looks in /etc for a killed rewrite's temporary file only when
+     * the rewrite's mark says so (tenant.c); a power cut can lose the mark. */
+    r = wr_accounts_clean_stale(w->cfg.etc_dir, e);
+    if (r >= 0) r = reconcile_locked(w, &rep, e);
     char id[64];
     boot_id(id);
     if (r >= 0 && id[0]) r = wr_store_set_meta(w->store, "reconciled_boot", id, e);

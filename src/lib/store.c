@@ -136,9 +136,12 @@ enum stmt_id {
     ST_NET_GET,
     ST_NET_PUT,
     ST_NET_DROP,
+    ST_QUOTA_GET,
     ST_MAX,
 };
 
+#define QUOTA_COLS "memory, cpu_milli, cpu_weight, pids, nofile, storage, inodes, net_egress, " \
+                   "net_ingress"
 #define TENANT_COLS "saas_user_id, linux_username, uid, gid, home_dir, created_at, state, keep_home"
 
 static const char *const stmt_sql[ST_MAX] = {
@@ -190,6 +193,8 @@ static const char *const stmt_sql[ST_MAX] = {
     [ST_NET_PUT] = "INSERT OR REPLACE INTO tenant_net (saas_user_id, mode, subnet, egress_bps, "
                    "ingress_bps) VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_NET_DROP] = "DELETE FROM tenant_net WHERE saas_user_id = ?1",
+    /* Every run reads two rows: the tenant's and the defaults (''). */
+    [ST_QUOTA_GET] = "SELECT " QUOTA_COLS " FROM tenant_quotas WHERE saas_user_id = ?1",
 };
 
 struct wr_store {
@@ -278,6 +283,9 @@ fail:
 }
 
 static int mkdir_p(const char *path, mode_t mode, wr_err *e) {
+    struct stat st;
+    /* Every open but the first finds it there. */
+    if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) return 0;
     char buf[PATH_MAX];
     if (strscpy(buf, sizeof buf, path) < 0) return wr_invalid(e, "path too long: %s", path);
     for (char *p = buf + 1;; p++) {
@@ -289,7 +297,6 @@ static int mkdir_p(const char *path, mode_t mode, wr_err *e) {
         *p = c;
         if (!c) break;
     }
-    struct stat st;
     if (lstat(path, &st) < 0) return wr_sys(e, errno, "cannot stat %s", path);
     if (!S_ISDIR(st.st_mode)) return wr_unsafe(e, "%s is not a directory", path);
     return 0;
@@ -880,20 +887,15 @@ int wr_store_net_foreach(wr_store *s, int (*fn)(const wr_net_row *n, void *userd
 
 /* --- tenant quotas (quota.c) ---------------------------------------------------- */
 
-#define QUOTA_COLS "memory, cpu_milli, cpu_weight, pids, nofile, storage, inodes, net_egress, " \
-                   "net_ingress"
-
 int wr_store_get_quota(wr_store *s, const char *key, int64_t v[WR_STORE_QUOTA_FIELDS], wr_err *e) {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, "SELECT " QUOTA_COLS " FROM tenant_quotas WHERE saas_user_id = ?1",
-                           -1, &st, NULL) != SQLITE_OK)
-        return db_fail(s, e, "prepare");
+    sqlite3_stmt *st = stmt(s, ST_QUOTA_GET, e);
+    if (!st) return -EIO;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st), r = 0;
     for (int i = 0; i < WR_STORE_QUOTA_FIELDS; i++)
         v[i] = rc == SQLITE_ROW ? sqlite3_column_int64(st, i) : -1;
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) r = db_fail(s, e, "read quota");
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return r;
 }
 
