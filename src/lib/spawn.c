@@ -741,15 +741,20 @@ static void reap(wr_run *r) {
 /* Ends what is left in the run's cgroup and removes it. */
 static int end_tree(wr_run *r, wr_err *e) {
     if (r->cgroup_fd < 0) return 0;
-    /* Most programs leave nothing behind: then there is nothing to kill and
-     * no emptiness to wait for. */
-    bool populated = true;
-    int rc = 0;
-    if (wr_cgroup_populated(r->cgroup_fd, &populated, NULL) < 0 || populated)
-        rc = wr_cgroup_kill(r->cgroup_fd, e);
+    /* Most programs leave nothing behind: the group's removal succeeds at
+     * once, and the kernel's refusal (EBUSY) is the check that something is
+     * left to kill. */
     r->result.cpu_seconds = (double)cgroup_cpu_usec(r->cgroup_fd) / 1e6;
+    wr_err busy = WR_ERR_INIT;
+    int rc = wr_cgroup_run_remove(r->w->cgroups, r->tenant, r->id, &busy);
+    if (rc == -EBUSY) {
+        if ((rc = wr_cgroup_kill(r->cgroup_fd, e)) >= 0) {
+            r->result.cpu_seconds = (double)cgroup_cpu_usec(r->cgroup_fd) / 1e6;
+            rc = wr_cgroup_run_remove(r->w->cgroups, r->tenant, r->id, e);
+        }
+    } else if (rc < 0 && e && e->kind == WR_ERR_NONE)
+        *e = busy;
     close(TAKE_FD(r->cgroup_fd));
-    if (rc >= 0) rc = wr_cgroup_run_remove(r->w->cgroups, r->tenant, r->id, e);
     return rc;
 }
 
