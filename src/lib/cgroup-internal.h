@@ -9,6 +9,7 @@
  * ("hybrid"). */
 #pragma once
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -32,6 +33,22 @@ typedef struct wr_v1_hier {
     int warren_fd;  /* <own>/warren, made on first use; -1 until then */
 } wr_v1_hier;
 
+/* A tenant's groups as this handle last found them: its cgroup2 group open,
+ * and on a hybrid host the `tasks` of its v1 groups. A run then costs one
+ * check that the group is still there (another warren may have deleted the
+ * tenant: an open fd of a removed cgroup answers ENOENT) instead of a mkdir,
+ * open and close in every hierarchy (cgroup.c). v1 groups are only ever
+ * removed after the cgroup2 one (wr_cgroup_tenant_destroy), so a live cgroup2
+ * group vouches for them. */
+#define WR_CG_CACHE_MAX 8
+typedef struct wr_cg_tenant {
+    char name[NAME_MAX + 1];      /* "": a free slot */
+    int fd;                       /* <own>/warren/<name> in cgroup2 */
+    int tasks[WR_V1_HIER_MAX];    /* hybrid: its v1 groups' `tasks` (write-only) */
+    int ntasks;                   /* -1: not opened yet */
+    uint64_t used;                /* the least recently used slot is reused */
+} wr_cg_tenant;
+
 struct wr_cgroups {
     int dir_fd; /* cgroup2 <own>/warren */
     char *path; /* its absolute path */
@@ -40,6 +57,8 @@ struct wr_cgroups {
     bool v2_enabled;              /* v2: controllers switched on for <own>/warren's children */
     wr_v1_hier v1[WR_V1_HIER_MAX]; /* hybrid */
     unsigned nv1;
+    wr_cg_tenant cache[WR_CG_CACHE_MAX];
+    uint64_t clock;
 };
 
 /* Small file access relative to a cgroup directory fd. */
@@ -49,6 +68,11 @@ int wr_cg_read(int dirfd, const char *file, char *buf, size_t size);
 int wr_cg_read_u64(int dirfd, const char *file, uint64_t *ret);
 /* The number after "key " in a flat-keyed file (cpu.stat, memory.events). */
 int wr_cg_read_key(int dirfd, const char *file, const char *key, uint64_t *ret);
+/* A whole /proc file into a malloc'd NUL-terminated buffer. */
+int wr_cg_read_proc(const char *path, char **ret, wr_err *e);
+/* The next line of a text (NUL-terminated in place), advancing *pos; NULL at
+ * the end. */
+char *wr_cg_next_line(char **pos);
 /* Splits one line of /proc/self/mountinfo in place: fields[0..5] (id, parent,
  * major:minor, root, mount point, options) and after[0..2], the words after
  * the "-" separator (fstype, source, super options; NULL where missing).
@@ -62,9 +86,14 @@ const char *wr_cg_below(const char *path, const char *root);
 int wr_cg_check_name(const char *what, const char *name, wr_err *e);
 
 /* cgroup-v1.c */
-int wr_cg1_discover(wr_cgroups *c, wr_err *e);
+/* Finds the v1 hierarchies from the text of /proc/self/mountinfo and
+ * /proc/self/cgroup (read once by wr_cgroups_open); how many. */
+int wr_cg1_discover(wr_cgroups *c, const char *mountinfo, const char *proc_cgroup, wr_err *e);
 void wr_cg1_close(wr_cgroups *c);
-int wr_cg1_tenant_make(wr_cgroups *c, const char *tenant, bool *ret_made, wr_err *e);
+/* Makes the tenant's group in each hierarchy if missing; with `tasks`, also
+ * opens their `tasks` into it (one per hierarchy). How many hierarchies. */
+int wr_cg1_tenant_make(wr_cgroups *c, const char *tenant, bool *ret_made, int tasks[],
+                       wr_err *e);
 int wr_cg1_limit(wr_cgroups *c, const char *tenant, const wr_quota *q, wr_err *e);
 int wr_cg1_stats(wr_cgroups *c, const char *tenant, wr_cgroup_stats *st, wr_err *e);
 int wr_cg1_tenant_remove(wr_cgroups *c, const char *tenant, wr_err *e);

@@ -58,14 +58,11 @@ static unsigned ctrl_mask(const char *list, bool *other) {
 
 /* From /proc/self/cgroup: warren's path in the hierarchy with exactly
  * these controllers. */
-static int own_path_of(unsigned mask, char **ret, wr_err *e) {
-    _cleanup_fclose_ FILE *f = fopen("/proc/self/cgroup", "re");
-    if (!f) return wr_sys(e, errno, "reading /proc/self/cgroup");
-    _cleanup_free_ char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    while ((n = getline(&line, &cap, f)) >= 0) {
-        if (n > 0 && line[n - 1] == '\n') line[--n] = '\0';
+static int own_path_of(const char *proc_cgroup, unsigned mask, char **ret, wr_err *e) {
+    _cleanup_free_ char *text = strdup(proc_cgroup);
+    if (!text) return wr_sys(e, ENOMEM, "reading /proc/self/cgroup");
+    char *pos = text, *line;
+    while ((line = wr_cg_next_line(&pos))) {
         char *c1 = strchr(line, ':');
         char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
         if (!c2) continue;
@@ -86,15 +83,12 @@ static int own_path_of(unsigned mask, char **ret, wr_err *e) {
     return -ENOENT;
 }
 
-int wr_cg1_discover(wr_cgroups *c, wr_err *e) {
-    _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-    if (!f) return wr_sys(e, errno, "reading /proc/self/mountinfo");
-    _cleanup_free_ char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
+int wr_cg1_discover(wr_cgroups *c, const char *mountinfo, const char *proc_cgroup, wr_err *e) {
+    _cleanup_free_ char *text = strdup(mountinfo);
+    if (!text) return wr_sys(e, ENOMEM, "reading /proc/self/mountinfo");
+    char *pos = text, *line;
     unsigned have = 0;
-    while ((n = getline(&line, &cap, f)) >= 0) {
-        if (n > 0 && line[n - 1] == '\n') line[--n] = '\0';
+    while ((line = wr_cg_next_line(&pos))) {
         char *fields[6], *after[3];
         if (!wr_cg_mountinfo_split(line, fields, after) || !after[0] ||
             !streq(after[0], "cgroup"))
@@ -112,7 +106,7 @@ int wr_cg1_discover(wr_cgroups *c, wr_err *e) {
         /* The super options also hold rw, relatime...: the controller set
          * is what /proc/self/cgroup lists for the hierarchy. */
         _cleanup_free_ char *own = NULL;
-        int r = own_path_of(m, &own, e);
+        int r = own_path_of(proc_cgroup, m, &own, e);
         if (r == -ENOENT) continue;
         if (r < 0) return r;
         char *root = fields[3], *mnt = fields[4];
@@ -155,9 +149,13 @@ static int warren_fd(wr_v1_hier *h, wr_err *e) {
     if (h->warren_fd >= 0) return h->warren_fd;
     _cleanup_close_ int own = open(h->own, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (own < 0) return wr_sys(e, errno, "opening cgroup %s", h->own);
-    if (mkdirat(own, "warren", 0755) < 0 && errno != EEXIST)
-        return wr_sys(e, errno, "creating cgroup %s/warren", h->own);
+    /* Opened first: it is there but on the very first run. */
     int fd = open_dir_at(own, "warren");
+    if (fd < 0 && errno == ENOENT) {
+        if (mkdirat(own, "warren", 0755) < 0 && errno != EEXIST)
+            return wr_sys(e, errno, "creating cgroup %s/warren", h->own);
+        fd = open_dir_at(own, "warren");
+    }
     if (fd < 0) return wr_sys(e, errno, "opening cgroup %s/warren", h->own);
     return h->warren_fd = fd;
 }
@@ -166,25 +164,39 @@ static int warren_fd(wr_v1_hier *h, wr_err *e) {
 static int tenant_fd(wr_v1_hier *h, const char *tenant, bool make, bool *made, wr_err *e) {
     int wfd = warren_fd(h, e);
     if (wfd < 0) return wfd;
-    if (make) {
+    int fd = open_dir_at(wfd, tenant);
+    if (fd < 0 && errno == ENOENT && make) {
         if (mkdirat(wfd, tenant, 0755) == 0) {
             if (made) *made = true;
         } else if (errno != EEXIST)
             return wr_sys(e, errno, "creating cgroup %s/warren/%s", h->own, tenant);
+        fd = open_dir_at(wfd, tenant);
     }
-    int fd = open_dir_at(wfd, tenant);
     if (fd < 0 && (make || errno != ENOENT))
         return wr_sys(e, errno, "opening cgroup %s/warren/%s", h->own, tenant);
     return fd < 0 ? -ENOENT : fd;
 }
 
-int wr_cg1_tenant_make(wr_cgroups *c, const char *tenant, bool *ret_made, wr_err *e) {
-    for (unsigned i = 0; i < c->nv1; i++) {
-        int fd = tenant_fd(&c->v1[i], tenant, true, ret_made, e);
-        if (fd < 0) return fd;
-        close(fd);
+int wr_cg1_tenant_make(wr_cgroups *c, const char *tenant, bool *ret_made, int tasks[],
+                       wr_err *e) {
+    unsigned i = 0;
+    int r = 0;
+    for (; i < c->nv1; i++) {
+        _cleanup_close_ int fd = tenant_fd(&c->v1[i], tenant, true, ret_made, e);
+        if (fd < 0) {
+            r = fd;
+            break;
+        }
+        /* `tasks`, as wr_cg1_open_procs says why. */
+        if (tasks && (tasks[i] = openat(fd, "tasks", O_WRONLY | O_CLOEXEC)) < 0) {
+            r = wr_sys(e, errno, "opening %s/warren/%s/tasks", c->v1[i].own, tenant);
+            break;
+        }
     }
-    return 0;
+    if (r >= 0) return (int)c->nv1;
+    while (tasks && i > 0)
+        close(tasks[--i]);
+    return r;
 }
 
 int wr_cg1_open_procs(wr_cgroups *c, const char *tenant, int fds[], size_t max, wr_err *e) {

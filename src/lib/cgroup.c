@@ -124,16 +124,52 @@ static bool has_dotdot(const char *p) {
     return false;
 }
 
-/* Reads warren's cgroup v2 path from /proc/self/cgroup into *ret. */
-static int read_own_cgroup(char **ret, wr_err *e) {
-    _cleanup_fclose_ FILE *f = fopen("/proc/self/cgroup", "re");
-    if (!f) return wr_sys(e, errno, "reading /proc/self/cgroup");
-    _cleanup_free_ char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    while ((n = getline(&line, &cap, f)) >= 0) {
+int wr_cg_read_proc(const char *path, char **ret, wr_err *e) {
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return wr_sys(e, errno, "reading %s", path);
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (!buf) return wr_sys(e, ENOMEM, "reading %s", path);
+        ssize_t n = read(fd, buf + len, cap - 1 - len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            int r = wr_sys(e, errno, "reading %s", path);
+            free(buf);
+            return r;
+        }
+        if (n == 0) break;
+        len += (size_t)n;
+        if (len == cap - 1) {
+            char *bigger = realloc(buf, cap *= 2);
+            if (!bigger) free(buf);
+            buf = bigger;
+        }
+    }
+    buf[len] = '\0';
+    *ret = buf;
+    return 0;
+}
+
+char *wr_cg_next_line(char **pos) {
+    char *line = *pos;
+    if (!line || !*line) return NULL;
+    char *nl = strchr(line, '\n');
+    if (nl) {
+        *nl = '\0';
+        *pos = nl + 1;
+    } else
+        *pos = line + strlen(line);
+    return line;
+}
+
+/* Reads warren's cgroup v2 path from /proc/self/cgroup (its text) into *ret. */
+static int read_own_cgroup(const char *proc_cgroup, char **ret, wr_err *e) {
+    _cleanup_free_ char *text = strdup(proc_cgroup);
+    if (!text) return wr_sys(e, ENOMEM, "reading /proc/self/cgroup");
+    char *pos = text, *line;
+    while ((line = wr_cg_next_line(&pos))) {
         if (strncmp(line, "0::", 3) != 0) continue;
-        if (n > 0 && line[n - 1] == '\n') line[--n] = '\0';
         const char *p = line + 3;
         static const char deleted[] = " (deleted)";
         size_t l = strlen(p);
@@ -158,7 +194,6 @@ static int read_own_cgroup(char **ret, wr_err *e) {
         *ret = s;
         return 0;
     }
-    if (ferror(f)) return wr_sys(e, EIO, "reading /proc/self/cgroup");
     return wr_fail(e, WR_ERR_SYSTEM, ENOENT,
                    "/proc/self/cgroup has no cgroup v2 (\"0::\") line: this kernel has no "
                    "cgroup2 hierarchy");
@@ -166,15 +201,12 @@ static int read_own_cgroup(char **ret, wr_err *e) {
 
 /* Finds the first cgroup2 mount that shows the cgroup `own` and stores the
  * absolute path of `own` under it in *ret. */
-static int locate_own(const char *own, char **ret, wr_err *e) {
-    _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-    if (!f) return wr_sys(e, errno, "reading /proc/self/mountinfo");
-    _cleanup_free_ char *line = NULL;
+static int locate_own(const char *mountinfo, const char *own, char **ret, wr_err *e) {
+    _cleanup_free_ char *text = strdup(mountinfo);
+    if (!text) return wr_sys(e, ENOMEM, "reading /proc/self/mountinfo");
     _cleanup_free_ char *seen = NULL; /* a cgroup2 mount that did not show `own` */
-    size_t cap = 0;
-    ssize_t n;
-    while ((n = getline(&line, &cap, f)) >= 0) {
-        if (n > 0 && line[n - 1] == '\n') line[--n] = '\0';
+    char *pos = text, *line;
+    while ((line = wr_cg_next_line(&pos))) {
         char *fields[6], *after[3];
         if (!wr_cg_mountinfo_split(line, fields, after) || !after[0] ||
             !streq(after[0], "cgroup2"))
@@ -199,7 +231,6 @@ static int locate_own(const char *own, char **ret, wr_err *e) {
         *ret = p;
         return 0;
     }
-    if (ferror(f)) return wr_sys(e, EIO, "reading /proc/self/mountinfo");
     if (seen)
         return wr_fail(e, WR_ERR_SYSTEM, ENOENT,
                        "warren's cgroup %s (/proc/self/cgroup) is not visible in any cgroup2 "
@@ -212,11 +243,15 @@ static int locate_own(const char *own, char **ret, wr_err *e) {
 }
 
 int wr_cgroups_open(wr_cgroups **ret, wr_err *e) {
-    _cleanup_free_ char *own = NULL;
-    int r = read_own_cgroup(&own, e);
+    /* Each read once: the v1 hierarchies are found in the same two files. */
+    _cleanup_free_ char *proc_cgroup = NULL, *mountinfo = NULL;
+    int r = wr_cg_read_proc("/proc/self/cgroup", &proc_cgroup, e);
     if (r < 0) return r;
+    _cleanup_free_ char *own = NULL;
+    if ((r = read_own_cgroup(proc_cgroup, &own, e)) < 0) return r;
+    if ((r = wr_cg_read_proc("/proc/self/mountinfo", &mountinfo, e)) < 0) return r;
     _cleanup_free_ char *own_path = NULL;
-    r = locate_own(own, &own_path, e);
+    r = locate_own(mountinfo, own, &own_path, e);
     if (r < 0) return r;
 
     _cleanup_close_ int own_fd = open(own_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -259,7 +294,7 @@ int wr_cgroups_open(wr_cgroups **ret, wr_err *e) {
     if (wr_cg2_available(c->own_fd))
         c->backend = WR_CG_V2;
     else {
-        r = wr_cg1_discover(c, e);
+        r = wr_cg1_discover(c, mountinfo, proc_cgroup, e);
         if (r < 0) {
             wr_cgroups_close(c);
             return r;
@@ -270,8 +305,12 @@ int wr_cgroups_open(wr_cgroups **ret, wr_err *e) {
     return 0;
 }
 
+static void cache_clear(wr_cg_tenant *ct);
+
 void wr_cgroups_close(wr_cgroups *c) {
     if (!c) return;
+    for (size_t i = 0; i < WR_CG_CACHE_MAX; i++)
+        cache_clear(&c->cache[i]);
     if (c->dir_fd >= 0) close(c->dir_fd);
     if (c->own_fd >= 0) close(c->own_fd);
     wr_cg1_close(c);
@@ -318,6 +357,55 @@ static int open_dir_at(int dirfd, const char *name) {
     return openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
+/* --- the tenants this handle knows (cgroup-internal.h) ------------------------------ */
+
+static void cache_clear(wr_cg_tenant *ct) {
+    if (ct->name[0]) {
+        if (ct->fd >= 0) close(ct->fd);
+        for (int i = 0; i < ct->ntasks; i++)
+            close(ct->tasks[i]);
+    }
+    *ct = (wr_cg_tenant){.fd = -1, .ntasks = -1};
+}
+
+static wr_cg_tenant *cache_find(wr_cgroups *c, const char *tenant) {
+    for (size_t i = 0; i < WR_CG_CACHE_MAX; i++)
+        if (c->cache[i].name[0] && streq(c->cache[i].name, tenant)) {
+            c->cache[i].used = ++c->clock;
+            return &c->cache[i];
+        }
+    return NULL;
+}
+
+/* The tenant's entry if its cgroup2 group is still the live one; a group
+ * removed under the handle is forgotten. */
+static wr_cg_tenant *cache_live(wr_cgroups *c, const char *tenant) {
+    wr_cg_tenant *ct = cache_find(c, tenant);
+    if (!ct || faccessat(ct->fd, "cgroup.procs", F_OK, 0) == 0) return ct;
+    cache_clear(ct);
+    return NULL;
+}
+
+/* Remembers the tenant's group (already made and limited), taking its open
+ * fd and the fds of its v1 groups' `tasks` (ntasks -1: none opened), in the
+ * slot used longest ago. */
+static void cache_put(wr_cgroups *c, const char *tenant, int fd, const int tasks[], int ntasks) {
+    /* What the handle knew of the tenant is replaced: this is newer. */
+    wr_cg_tenant *ct = cache_find(c, tenant);
+    if (!ct) {
+        ct = &c->cache[0];
+        for (size_t i = 1; i < WR_CG_CACHE_MAX; i++)
+            if (c->cache[i].used < ct->used) ct = &c->cache[i];
+    }
+    cache_clear(ct);
+    snprintf(ct->name, sizeof ct->name, "%s", tenant);
+    ct->fd = fd;
+    for (int i = 0; i < ntasks; i++)
+        ct->tasks[i] = tasks[i];
+    ct->ntasks = ntasks;
+    ct->used = ++c->clock;
+}
+
 /* --- runs ---------------------------------------------------------------------- */
 
 int wr_cgroup_run_create(wr_cgroups *c, const char *tenant, const char *run, wr_err *e) {
@@ -328,6 +416,24 @@ int wr_cgroup_run_create(wr_cgroups *c, const char *tenant, const char *run, wr_
     if (r < 0) return r;
     r = check_name("run", run, e);
     if (r < 0) return r;
+
+    /* The tenant's group as the handle knows it (wr_cgroup_tenant_limit,
+     * just before, checked it is still there). */
+    wr_cg_tenant *ct = cache_find(c, tenant);
+    if (ct) {
+        if (mkdirat(ct->fd, run, 0755) == 0) {
+            int fd = open_dir_at(ct->fd, run);
+            if (fd >= 0) return fd;
+            r = wr_sys(e, errno, "opening cgroup %s/%s/%s", c->path, tenant, run);
+            (void)unlinkat(ct->fd, run, AT_REMOVEDIR);
+            return r;
+        }
+        if (errno == EEXIST)
+            return wr_exists(e, "run %s of tenant %s has a cgroup already (%s/%s/%s)", run,
+                             tenant, c->path, tenant, run);
+        if (errno != ENOENT) return wr_sys(e, errno, "creating cgroup %s/%s/%s", c->path, tenant, run);
+        cache_clear(ct); /* removed meanwhile: the slow way below makes it again */
+    }
 
     bool made_tenant = mkdirat(c->dir_fd, tenant, 0755) == 0;
     if (!made_tenant && errno != EEXIST)
@@ -608,19 +714,25 @@ int wr_cgroup_run_remove(wr_cgroups *c, const char *tenant, const char *run, wr_
     if (r < 0) return r;
     r = check_name("run", run, e);
     if (r < 0) return r;
+    char where[PATH_MAX];
+    snprintf(where, sizeof where, "%s/%s/%s", c->path, tenant, run);
+    /* A known group that was removed meanwhile took its runs' with it:
+     * removing from its fd then finds nothing (ENOENT), which is fine. */
+    wr_cg_tenant *ct = cache_find(c, tenant);
+    if (ct) return remove_cgroup(ct->fd, run, where, 0, e);
     _cleanup_close_ int tfd = open_dir_at(c->dir_fd, tenant);
     if (tfd < 0) {
         if (errno == ENOENT) return 0;
         return wr_sys(e, errno, "opening cgroup %s/%s", c->path, tenant);
     }
-    char where[PATH_MAX];
-    snprintf(where, sizeof where, "%s/%s/%s", c->path, tenant, run);
     return remove_cgroup(tfd, run, where, 0, e);
 }
 
 int wr_cgroup_tenant_destroy(wr_cgroups *c, const char *tenant, wr_err *e) {
     int r = check_name("tenant", tenant, e);
     if (r < 0) return r;
+    wr_cg_tenant *ct = cache_find(c, tenant);
+    if (ct) cache_clear(ct);
     _cleanup_close_ int tfd = open_dir_at(c->dir_fd, tenant);
     if (tfd < 0) {
         if (errno == ENOENT) return wr_cg1_tenant_remove(c, tenant, e);
@@ -717,25 +829,53 @@ int wr_cg_read_key(int dirfd, const char *file, const char *key, uint64_t *ret) 
 
 /* --- limits, attach, freeze, figures ---------------------------------------------- */
 
+static int tenant_limit(wr_cgroups *c, const char *tenant, const wr_quota *q, bool force,
+                        int *tfd, int tasks[], int *ntasks, wr_err *e);
+
 int wr_cgroup_tenant_limit(wr_cgroups *c, const char *tenant, const wr_quota *q, bool force,
                            wr_err *e) {
     int r = check_name("tenant", tenant, e);
     if (r < 0) return r;
+    /* A group this handle made or found before and still there has its
+     * limits: they are written when it is made and by every change since. */
+    if (!force && cache_live(c, tenant)) return 0;
+    int tfd = -1, tasks[WR_V1_HIER_MAX], ntasks = -1;
+    r = tenant_limit(c, tenant, q, force, &tfd, tasks, &ntasks, e);
+    if (r < 0) {
+        if (tfd >= 0) close(tfd);
+        for (int i = 0; i < ntasks; i++)
+            close(tasks[i]);
+        return r;
+    }
+    cache_put(c, tenant, tfd, tasks, ntasks);
+    return 0;
+}
+
+/* Makes the tenant's groups (opening the v1 ones' `tasks` on the way, for
+ * the cache) and writes the limits into them if made or forced. */
+static int tenant_limit(wr_cgroups *c, const char *tenant, const wr_quota *q, bool force,
+                        int *tfd, int tasks[], int *ntasks, wr_err *e) {
+    int r;
     bool made = false;
     if (c->backend == WR_CG_V2 && (r = wr_cg2_enable(c, e)) < 0) return r;
-    if (mkdirat(c->dir_fd, tenant, 0755) == 0)
-        made = true;
-    else if (errno != EEXIST)
-        return wr_sys(e, errno, "creating cgroup %s/%s", c->path, tenant);
-    if (c->backend == WR_CG_HYBRID && (r = wr_cg1_tenant_make(c, tenant, &made, e)) < 0)
-        return r;
+    /* Opened first: it is made only by a tenant's first run. */
+    if ((*tfd = open_dir_at(c->dir_fd, tenant)) < 0 && errno == ENOENT) {
+        if (mkdirat(c->dir_fd, tenant, 0755) == 0)
+            made = true;
+        else if (errno != EEXIST)
+            return wr_sys(e, errno, "creating cgroup %s/%s", c->path, tenant);
+        *tfd = open_dir_at(c->dir_fd, tenant);
+    }
+    if (*tfd < 0) return wr_sys(e, errno, "opening cgroup %s/%s", c->path, tenant);
+    if (c->backend == WR_CG_HYBRID) {
+        if ((r = wr_cg1_tenant_make(c, tenant, &made, tasks, e)) < 0) return r;
+        *ntasks = r;
+    }
     if (!made && !force) return 0;
     if (c->backend == WR_CG_V2) {
-        _cleanup_close_ int tfd = open_dir_at(c->dir_fd, tenant);
-        if (tfd < 0) return wr_sys(e, errno, "opening cgroup %s/%s", c->path, tenant);
         char where[PATH_MAX];
         snprintf(where, sizeof where, "%s/%s", c->path, tenant);
-        return wr_cg2_limit(tfd, where, q, e);
+        return wr_cg2_limit(*tfd, where, q, e);
     }
     if (c->backend == WR_CG_HYBRID) return wr_cg1_limit(c, tenant, q, e);
     if (wr_quota_limited(q->memory) || wr_quota_limited(q->cpu_milli) ||
@@ -752,7 +892,22 @@ int wr_cgroup_attach_fds(wr_cgroups *c, const char *tenant, int fds[], size_t ma
     if (c->backend != WR_CG_HYBRID) return 0;
     int r = check_name("tenant", tenant, e);
     if (r < 0) return r;
-    return wr_cg1_open_procs(c, tenant, fds, max, e);
+    wr_cg_tenant *ct = cache_find(c, tenant);
+    if (!ct) return wr_cg1_open_procs(c, tenant, fds, max, e);
+    /* Opened once per handle; each run gets its own copies to close. */
+    if (ct->ntasks < 0) {
+        if ((r = wr_cg1_open_procs(c, tenant, ct->tasks, ELEMENTSOF(ct->tasks), e)) < 0) return r;
+        ct->ntasks = r;
+    }
+    size_t n = 0;
+    for (; n < (size_t)ct->ntasks && n < max; n++)
+        if ((fds[n] = fcntl(ct->tasks[n], F_DUPFD_CLOEXEC, 3)) < 0) {
+            r = wr_sys(e, errno, "duplicating the fd of a v1 cgroup's tasks of tenant %s", tenant);
+            while (n > 0)
+                close(fds[--n]);
+            return r;
+        }
+    return (int)n;
 }
 
 int wr_cgroup_run_freeze(wr_cgroups *c, const char *tenant, const char *run, bool freeze,

@@ -329,16 +329,25 @@ int wr_quota_apply_cgroup(warren *w, const wr_tenant *t, const wr_quota *q, wr_e
     return wr_cgroup_tenant_limit(w->cgroups, t->linux_username, q, true, e);
 }
 
-int wr_quota_run_prepare(warren *w, const wr_tenant *t, wr_quota *ret, wr_err *e) {
+int wr_quota_of(warren *w, const wr_tenant *t, wr_quota *ret, wr_err *e) {
     wr_quota own, d;
     int r;
     if ((r = load(w, t->saas_user_id, &own, e)) < 0 || (r = load(w, DEFAULTS_KEY, &d, e)) < 0)
         return r;
     merge(&own, &d);
-    /* Limits are written when the tenant's group is made, and by every
-     * change after: a run only checks the group is there. */
-    if ((r = wr_cgroup_tenant_limit(w->cgroups, t->linux_username, &own, false, e)) < 0) return r;
     *ret = own;
+    return 0;
+}
+
+int wr_quota_run_prepare(warren *w, const wr_tenant *t, wr_quota *ret, wr_err *e) {
+    wr_quota q;
+    int r = wr_quota_of(w, t, &q, e);
+    if (r < 0) return r;
+    /* Limits are written when the tenant's group is made, and by every
+     * change after: a run only checks the group is there (cgroup.c keeps
+     * it open, so that is one system call). */
+    if ((r = wr_cgroup_tenant_limit(w->cgroups, t->linux_username, &q, false, e)) < 0) return r;
+    *ret = q;
     return 0;
 }
 

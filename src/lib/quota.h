@@ -86,6 +86,10 @@ int wr_quota_set_defaults(warren *w, const wr_quota *change, wr_quota *ret, wr_e
  * calls this before each run so a tenant's first run is already limited. */
 int wr_quota_apply_cgroup(warren *w, const wr_tenant *t, const wr_quota *q, wr_err *e);
 
+/* The tenant's effective quota from the registry alone, with no cgroup work
+ * (wr_quota_effective for a tenant already looked up). */
+int wr_quota_of(warren *w, const wr_tenant *t, wr_quota *ret, wr_err *e);
+
 /* For spawn: the tenant's effective quota, its cgroup group made (and
  * limited, if new) on the way. Needs w->cgroups open. */
 int wr_quota_run_prepare(warren *w, const wr_tenant *t, wr_quota *ret, wr_err *e);

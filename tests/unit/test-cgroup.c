@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include "cgroup.h"
+#include "quota.h"
 #include "testlib.h"
 #include "util.h"
 
@@ -633,6 +634,55 @@ static void no_fd_leaks(void **state) {
     assert_int_equal(tl_count_fds(), before);
 }
 
+/* The handle keeps the tenant's group open between runs (cgroup-internal.h);
+ * another warren deleting the tenant must not leave it making runs in a
+ * removed group, nor skipping the tenant's groups and limits. */
+static void tenant_removed_under_handle(void **state) {
+    (void)state;
+    wr_err e = WR_ERR_INIT;
+    wr_quota q;
+    wr_quota_init(&q);
+    int before = tl_count_fds();
+    assert_int_equal(wr_cgroup_tenant_limit(cg, tenant, &q, false, &e), 0);
+    assert_true(exists(tenant_path));
+    int fd = wr_cgroup_run_create(cg, tenant, "a", &e);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(wr_cgroup_run_remove(cg, tenant, "a", &e), 0);
+
+    /* Removed between two runs: the check before the next run makes it again. */
+    rmdir_tree(tenant_path);
+    assert_false(exists(tenant_path));
+    assert_int_equal(wr_cgroup_tenant_limit(cg, tenant, &q, false, &e), 0);
+    assert_true(exists(tenant_path));
+
+    /* Removed between the check and the run's group: made again there. */
+    rmdir_tree(tenant_path);
+    fd = wr_cgroup_run_create(cg, tenant, "b", &e);
+    assert_true(fd >= 0);
+    char path[PATH_MAX];
+    run_path(path, sizeof path, "b");
+    assert_true(exists(path));
+    pid_t pid = start_sleeper(fd);
+    assert_int_equal(wr_cgroup_kill(fd, &e), 0);
+    assert_killed(pid);
+    close(fd);
+
+    /* Removed with its runs before theirs is: nothing left to remove. */
+    rmdir_tree(tenant_path);
+    assert_int_equal(wr_cgroup_run_remove(cg, tenant, "b", &e), 0);
+    assert_int_equal(wr_cgroup_tenant_limit(cg, tenant, &q, false, &e), 0);
+    int v1[WR_CGROUP_ATTACH_MAX];
+    int n = wr_cgroup_attach_fds(cg, tenant, v1, WR_CGROUP_ATTACH_MAX, &e);
+    assert_true(n >= 0);
+    for (int i = 0; i < n; i++)
+        close(v1[i]);
+    assert_int_equal(wr_cgroup_tenant_destroy(cg, tenant, &e), 0);
+    assert_false(exists(tenant_path));
+    /* Destroying forgets the group: what the handle keeps is gone with it. */
+    assert_int_equal(tl_count_fds(), before);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(open_finds_own_cgroup, cleanup),
@@ -646,6 +696,7 @@ int main(void) {
         cmocka_unit_test_teardown(remove_busy_and_tenant_destroy, cleanup),
         cmocka_unit_test_teardown(tenant_destroy_with_fallback, cleanup),
         cmocka_unit_test_teardown(no_fd_leaks, cleanup),
+        cmocka_unit_test_teardown(tenant_removed_under_handle, cleanup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
