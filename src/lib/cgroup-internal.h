@@ -47,6 +47,7 @@ typedef struct wr_cg_tenant {
     int tasks[WR_V1_HIER_MAX];    /* hybrid: its v1 groups' `tasks` (write-only) */
     int ntasks;                   /* -1: not opened yet */
     uint64_t used;                /* the least recently used slot is reused */
+    int64_t reaped_ms;            /* when runs were last scanned for orphans (monotonic) */
 } wr_cg_tenant;
 
 struct wr_cgroups {

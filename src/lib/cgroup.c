@@ -748,6 +748,19 @@ int wr_cgroup_tenant_destroy(wr_cgroups *c, const char *tenant, wr_err *e) {
     return wr_cg1_tenant_remove(c, tenant, e);
 }
 
+#define REAP_INTERVAL_MS 1000
+
+int wr_cgroup_reap_runs_due(wr_cgroups *c, const char *tenant,
+                            bool (*stale)(const char *run, void *userdata), void *userdata,
+                            wr_err *e) {
+    int64_t now = now_ms();
+    wr_cg_tenant *ct = cache_find(c, tenant);
+    if (ct && ct->reaped_ms > 0 && now - ct->reaped_ms < REAP_INTERVAL_MS) return 0;
+    int r = wr_cgroup_reap_runs(c, tenant, stale, userdata, e);
+    if (r >= 0 && (ct = cache_find(c, tenant))) ct->reaped_ms = now;
+    return r;
+}
+
 int wr_cgroup_reap_runs(wr_cgroups *c, const char *tenant,
                         bool (*stale)(const char *run, void *userdata), void *userdata,
                         wr_err *e) {

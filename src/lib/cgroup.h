@@ -51,6 +51,12 @@ int wr_cgroup_run_remove(wr_cgroups *c, const char *tenant, const char *run, wr_
 int wr_cgroup_reap_runs(wr_cgroups *c, const char *tenant,
                         bool (*stale)(const char *run, void *userdata), void *userdata,
                         wr_err *e);
+/* The same for a run about to start: at most once a second per tenant per
+ * handle (an orphan appears only when another warren died; a daemon starting
+ * many runs need not list its tenant's groups for each). */
+int wr_cgroup_reap_runs_due(wr_cgroups *c, const char *tenant,
+                            bool (*stale)(const char *run, void *userdata), void *userdata,
+                            wr_err *e);
 /* Kills every run of the tenant and removes its cgroups (tenant delete). */
 int wr_cgroup_tenant_destroy(wr_cgroups *c, const char *tenant, wr_err *e);
 

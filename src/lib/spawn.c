@@ -444,7 +444,7 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
     int r = wr_tenant_get(w, spec->tenant, &t, e);
     if (r < 0) return r;
     if ((r = wr_ensure_cgroups(w, e)) < 0) return r;
-    if ((r = wr_cgroup_reap_runs(w->cgroups, t.linux_username, wr_run_orphaned, NULL, e)) < 0)
+    if ((r = wr_cgroup_reap_runs_due(w->cgroups, t.linux_username, wr_run_orphaned, NULL, e)) < 0)
         return r;
     /* The tenant's quota: its cgroup limits (written when its group is made
      * and on every change, so usually nothing to do here) and RLIMIT_NOFILE. */
