@@ -48,6 +48,11 @@ typedef struct wr_cg_tenant {
     int ntasks;                   /* -1: not opened yet */
     uint64_t used;                /* the least recently used slot is reused */
     int64_t reaped_ms;            /* when runs were last scanned for orphans (monotonic) */
+    /* The group of a run that ended cleanly, kept for the next run of the
+     * tenant (wr_cgroup_run_take): -1 and "" when none. */
+    int spare_fd;
+    char spare[WR_CGROUP_RUN_MAX];
+    uint64_t spare_usec; /* its cpu.stat usage_usec when it was kept */
 } wr_cg_tenant;
 
 struct wr_cgroups {

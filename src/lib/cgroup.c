@@ -361,6 +361,11 @@ static int open_dir_at(int dirfd, const char *name) {
 
 static void cache_clear(wr_cg_tenant *ct) {
     if (ct->name[0]) {
+        if (ct->spare[0]) {
+            /* Empty, and no run's: the handle forgets it, so it goes. */
+            close(ct->spare_fd);
+            if (ct->fd >= 0) (void)unlinkat(ct->fd, ct->spare, AT_REMOVEDIR);
+        }
         if (ct->fd >= 0) close(ct->fd);
         for (int i = 0; i < ct->ntasks; i++)
             close(ct->tasks[i]);
@@ -463,6 +468,51 @@ undo_tenant:
     /* Fails harmlessly (EBUSY) when another run appeared in it meanwhile. */
     if (made_tenant) (void)unlinkat(c->dir_fd, tenant, AT_REMOVEDIR);
     return r;
+}
+
+/* --- a run group kept for the next run -------------------------------------------- */
+
+int wr_cgroup_run_take(wr_cgroups *c, const char *tenant, char run[WR_CGROUP_RUN_MAX],
+                       uint64_t *ret_usec, wr_err *e) {
+    *ret_usec = 0;
+    wr_cg_tenant *ct = tenant ? cache_find(c, tenant) : NULL;
+    if (ct && ct->spare[0]) {
+        int fd = ct->spare_fd;
+        char name[WR_CGROUP_RUN_MAX];
+        snprintf(name, sizeof name, "%s", ct->spare);
+        uint64_t usec = ct->spare_usec;
+        ct->spare[0] = '\0';
+        ct->spare_fd = -1;
+        /* Gone if the tenant's runs were killed meanwhile, by this warren or
+         * another (wr_cgroup_tenant_kill removes the empty groups it killed). */
+        if (faccessat(fd, "cgroup.procs", F_OK, 0) == 0) {
+            snprintf(run, WR_CGROUP_RUN_MAX, "%s", name);
+            *ret_usec = usec;
+            return fd;
+        }
+        close(fd);
+        (void)unlinkat(ct->fd, name, AT_REMOVEDIR);
+    }
+    return wr_cgroup_run_create(c, tenant, run, e);
+}
+
+/* Whether the group open at fd has no process and is not frozen. */
+static bool idle(int fd) {
+    char buf[128];
+    if (wr_cg_read(fd, "cgroup.events", buf, sizeof buf) < 0) return false;
+    return strstr(buf, "populated 0") && strstr(buf, "frozen 0");
+}
+
+int wr_cgroup_run_release(wr_cgroups *c, const char *tenant, const char *run, int fd,
+                          uint64_t usec, wr_err *e) {
+    wr_cg_tenant *ct = tenant ? cache_find(c, tenant) : NULL;
+    if (ct && !ct->spare[0] && run && strlen(run) < sizeof ct->spare && idle(fd)) {
+        ct->spare_fd = fd;
+        ct->spare_usec = usec;
+        snprintf(ct->spare, sizeof ct->spare, "%s", run);
+        return 1;
+    }
+    return wr_cgroup_run_remove(c, tenant, run, e);
 }
 
 /* --- cgroup.events ---------------------------------------------------------------- */
@@ -998,6 +1048,21 @@ int wr_cgroup_tenant_kill(warren *w, const wr_tenant *t, wr_err *e) {
      * tasks. Thaw anyway, so the group is usable for the next run. */
     if ((r = wr_cgroup_kill(tfd, e)) < 0) return r;
     (void)wr_cg_write(tfd, "cgroup.freeze", "0");
+    /* Every group below was killed with it, and a process cloned into a
+     * killed group dies at once: the empty ones (kept for a next run, by
+     * this warren or another, wr_cgroup_run_take) go now. */
+    wr_cg_tenant *ct = cache_find(c, t->linux_username);
+    if (ct && ct->spare[0]) {
+        close(ct->spare_fd);
+        ct->spare_fd = -1;
+        ct->spare[0] = '\0';
+    }
+    int dfd = openat(tfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    _cleanup_(closedirp) DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
+    if (!d && dfd >= 0) close(dfd);
+    for (struct dirent *de; d && (de = readdir(d));)
+        if (de->d_type == DT_DIR && de->d_name[0] != '.')
+            (void)unlinkat(tfd, de->d_name, AT_REMOVEDIR);
     return 0;
 }
 

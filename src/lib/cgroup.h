@@ -36,6 +36,25 @@ const char *wr_cgroups_path(const wr_cgroups *c);
  * returns an O_DIRECTORY fd on it (close-on-exec): pass it to clone3 with
  * CLONE_INTO_CGROUP so the child starts inside, with no window outside. */
 int wr_cgroup_run_create(wr_cgroups *c, const char *tenant, const char *run, wr_err *e);
+/* A run's name (its cgroup's) holds at most this many bytes with its NUL. */
+#define WR_CGROUP_RUN_MAX 40
+/* The group for a new run of the tenant, as an fd for CLONE_INTO_CGROUP:
+ * the group of a run of this handle that ended cleanly, if one is kept (its
+ * name then replaces run[], and *ret_usec is the cpu usage it has already
+ * counted), else a new one named run[] (wr_cgroup_run_create; *ret_usec 0).
+ * Making and removing a group per run is most of what the cgroup costs a
+ * run; a kept group is one the handle made, so its name still says which
+ * warren watches it (spawn.c, wr_run_orphaned). */
+int wr_cgroup_run_take(wr_cgroups *c, const char *tenant, char run[WR_CGROUP_RUN_MAX],
+                       uint64_t *ret_usec, wr_err *e);
+/* The run is over and ended cleanly (never killed: a group cgroup.kill was
+ * written to kills whatever is cloned into it later): keeps its group, open
+ * at fd, for the next run if it is empty and not frozen and no other is kept
+ * for the tenant (1: the handle has taken fd); else removes it (0; -EBUSY,
+ * kind busy, if processes are left: kill them, then wr_cgroup_run_remove;
+ * fd stays the caller's). usec is its cpu usage now. */
+int wr_cgroup_run_release(wr_cgroups *c, const char *tenant, const char *run, int fd,
+                          uint64_t usec, wr_err *e);
 /* Kills every process in the cgroup open at `dirfd` (cgroup.kill) and waits,
  * up to a few seconds, until cgroup.events says it is empty; kind busy if it
  * is not by then. A killed cgroup is not for reuse: on current kernels a

@@ -111,6 +111,7 @@ struct wr_run {
     char saas_user_id[WR_TENANT_ID_MAX + 1];
     char tenant[WR_USERNAME_MAX + 1];
     char id[40];
+    char group[WR_CGROUP_RUN_MAX]; /* its cgroup's name: id, or a kept group's */
     double started;
     double deadline; /* 0: none */
     /* The audit's run_started: written with run_ended, in one transaction,
@@ -121,6 +122,8 @@ struct wr_run {
     double start_due;
     bool start_recorded;
     bool reaped;
+    bool killed;       /* cgroup.kill was written to its group: not for another run */
+    uint64_t cpu_base; /* usec its group had counted before (a kept group) */
     wr_run_result result;
     warren *w;
 };
@@ -562,7 +565,11 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
     snprintf(run->saas_user_id, sizeof run->saas_user_id, "%s", t.saas_user_id);
     snprintf(run->tenant, sizeof run->tenant, "%s", t.linux_username);
     if ((r = run_id(run->id, e)) < 0) goto out;
-    if ((r = cgfd = wr_cgroup_run_create(w->cgroups, t.linux_username, run->id, e)) < 0) goto out;
+    /* The group of an earlier run of the tenant's, if one is kept. */
+    snprintf(run->group, sizeof run->group, "%s", run->id);
+    if ((r = cgfd = wr_cgroup_run_take(w->cgroups, t.linux_username, run->group, &run->cpu_base,
+                                       e)) < 0)
+        goto out;
 
     plan pl = {
         .uid = t.uid,
@@ -640,7 +647,7 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
         close(pl.cgroup_v1[i]);
     if (pid < 0) {
         r = wr_sys(e, clone_errno, "cannot start the run (clone3)");
-        wr_cgroup_run_remove(w->cgroups, run->tenant, run->id, NULL);
+        wr_cgroup_run_remove(w->cgroups, run->tenant, run->group, NULL);
         goto out;
     }
     run->pid = pid;
@@ -741,16 +748,30 @@ static void reap(wr_run *r) {
 /* Ends what is left in the run's cgroup and removes it. */
 static int end_tree(wr_run *r, wr_err *e) {
     if (r->cgroup_fd < 0) return 0;
-    /* Most programs leave nothing behind: the group's removal succeeds at
-     * once, and the kernel's refusal (EBUSY) is the check that something is
-     * left to kill. */
-    r->result.cpu_seconds = (double)cgroup_cpu_usec(r->cgroup_fd) / 1e6;
+    uint64_t usec = cgroup_cpu_usec(r->cgroup_fd);
+    r->result.cpu_seconds = (double)(usec - (usec < r->cpu_base ? usec : r->cpu_base)) / 1e6;
+    /* A run that ended by itself leaves its group, if empty, to the tenant's
+     * next run (wr_cgroup_run_take); a killed one's group goes, since a
+     * process cloned into it later would die at once (a SIGKILL may have come
+     * from a kill of the whole tenant). Most programs leave nothing behind:
+     * the group is kept or removed at once, and the kernel's refusal to
+     * remove it (EBUSY) is the check that something is left to kill. */
+    bool clean = !r->killed && !r->result.timed_out && r->result.signal != SIGKILL;
     wr_err busy = WR_ERR_INIT;
-    int rc = wr_cgroup_run_remove(r->w->cgroups, r->tenant, r->id, &busy);
+    int rc = clean ? wr_cgroup_run_release(r->w->cgroups, r->tenant, r->group, r->cgroup_fd,
+                                           usec, &busy)
+                   : wr_cgroup_run_remove(r->w->cgroups, r->tenant, r->group, &busy);
+    if (rc == 1) {
+        r->cgroup_fd = -1; /* the handle keeps it */
+        return 0;
+    }
     if (rc == -EBUSY) {
+        r->killed = true;
         if ((rc = wr_cgroup_kill(r->cgroup_fd, e)) >= 0) {
-            r->result.cpu_seconds = (double)cgroup_cpu_usec(r->cgroup_fd) / 1e6;
-            rc = wr_cgroup_run_remove(r->w->cgroups, r->tenant, r->id, e);
+            usec = cgroup_cpu_usec(r->cgroup_fd);
+            r->result.cpu_seconds =
+                (double)(usec - (usec < r->cpu_base ? usec : r->cpu_base)) / 1e6;
+            rc = wr_cgroup_run_remove(r->w->cgroups, r->tenant, r->group, e);
         }
     } else if (rc < 0 && e && e->kind == WR_ERR_NONE)
         *e = busy;
@@ -828,6 +849,7 @@ int wr_run_expire(wr_run *r, wr_err *e) {
     if (!r->start_recorded && t >= r->start_due) record_start(r);
     if (!r->deadline || r->result.timed_out || t < r->deadline) return 0;
     r->result.timed_out = true;
+    r->killed = true;
     return wr_cgroup_kill(r->cgroup_fd, e);
 }
 
@@ -876,12 +898,14 @@ int wr_run_signal(wr_run *r, int sig, wr_err *e) {
 
 int wr_run_cancel(wr_run *r, wr_err *e) {
     if (r->cgroup_fd < 0) return 0;
+    r->killed = true;
     return wr_cgroup_kill(r->cgroup_fd, e);
 }
 
 void wr_run_free(wr_run *r) {
     if (!r) return;
     if (!r->reaped && r->pid > 0) {
+        r->killed = true;
         if (r->cgroup_fd >= 0)
             wr_cgroup_kill(r->cgroup_fd, NULL);
         else

@@ -683,6 +683,70 @@ static void tenant_removed_under_handle(void **state) {
     assert_int_equal(tl_count_fds(), before);
 }
 
+static void kept_group_for_next_run(void **state) {
+    (void)state;
+    wr_err e = WR_ERR_INIT;
+    wr_quota q;
+    wr_quota_init(&q);
+    int before = tl_count_fds();
+    assert_int_equal(wr_cgroup_tenant_limit(cg, tenant, &q, false, &e), 0);
+    char run[WR_CGROUP_RUN_MAX] = "k1", path[PATH_MAX];
+    uint64_t usec = 99;
+    int fd = wr_cgroup_run_take(cg, tenant, run, &usec, &e);
+    assert_true(fd >= 0);
+    assert_string_equal(run, "k1");
+    assert_int_equal(usec, 0);
+
+    /* A group with a process in it is not kept: the removal says busy. */
+    pid_t pid = start_sleeper(fd);
+    assert_int_equal(wr_cgroup_run_release(cg, tenant, "k1", fd, 5, &e), -EBUSY);
+    assert_int_equal(e.kind, WR_ERR_BUSY);
+    wr_err_clear(&e);
+    kill(pid, SIGKILL);
+    assert_killed(pid);
+    /* Empty: kept, and the next run gets it, with the usage it counted. */
+    assert_int_equal(wr_cgroup_run_release(cg, tenant, "k1", fd, 5, &e), 1);
+    run_path(path, sizeof path, "k1");
+    assert_true(exists(path));
+    snprintf(run, sizeof run, "k2");
+    int fd2 = wr_cgroup_run_take(cg, tenant, run, &usec, &e);
+    assert_true(fd2 >= 0);
+    assert_string_equal(run, "k1");
+    assert_int_equal(usec, 5);
+    pid = start_sleeper(fd2);
+    assert_in_run(pid, "k1");
+    kill(pid, SIGKILL);
+    assert_killed(pid);
+
+    /* One kept group a tenant: while k1 is out, the next run's is new, and
+     * of two released, the second is removed. */
+    snprintf(run, sizeof run, "k3");
+    int fd3 = wr_cgroup_run_take(cg, tenant, run, &usec, &e);
+    assert_true(fd3 >= 0);
+    assert_string_equal(run, "k3");
+    assert_int_equal(wr_cgroup_run_release(cg, tenant, "k3", fd3, 0, &e), 1);
+    assert_int_equal(wr_cgroup_run_release(cg, tenant, "k1", fd2, 7, &e), 0);
+    close(fd2);
+    run_path(path, sizeof path, "k1");
+    assert_false(exists(path));
+
+    /* A kept group removed meanwhile (a kill of the tenant's runs removes
+     * them) is not handed out: the run gets a new one. */
+    run_path(path, sizeof path, "k3");
+    assert_int_equal(rmdir(path), 0);
+    snprintf(run, sizeof run, "k4");
+    int fd4 = wr_cgroup_run_take(cg, tenant, run, &usec, &e);
+    assert_true(fd4 >= 0);
+    assert_string_equal(run, "k4");
+    assert_int_equal(usec, 0);
+
+    /* Destroying the tenant takes the kept group with it, fds and all. */
+    assert_int_equal(wr_cgroup_run_release(cg, tenant, "k4", fd4, 0, &e), 1);
+    assert_int_equal(wr_cgroup_tenant_destroy(cg, tenant, &e), 0);
+    assert_false(exists(tenant_path));
+    assert_int_equal(tl_count_fds(), before);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(open_finds_own_cgroup, cleanup),
@@ -697,6 +761,7 @@ int main(void) {
         cmocka_unit_test_teardown(tenant_destroy_with_fallback, cleanup),
         cmocka_unit_test_teardown(no_fd_leaks, cleanup),
         cmocka_unit_test_teardown(tenant_removed_under_handle, cleanup),
+        cmocka_unit_test_teardown(kept_group_for_next_run, cleanup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
