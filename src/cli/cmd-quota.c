@@ -5,24 +5,6 @@
 #include "quota.h"
 #include "util.h"
 
-/* -1 (unset) -> null, unlimited -> "max", else the number. */
-static json_t *value_json(int64_t v) {
-    if (v == WR_QUOTA_MAX) return json_string("max");
-    if (v < 0) return json_null();
-    return json_integer((json_int_t)v);
-}
-
-static json_t *quota_json(const wr_quota *q) {
-    json_t *cpu = q->cpu_milli == WR_QUOTA_MAX ? json_string("max")
-                  : q->cpu_milli < 0           ? json_null()
-                                               : json_real((double)q->cpu_milli / 1000);
-    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "memory", value_json(q->memory),
-                     "cpu", cpu, "cpu_weight", value_json(q->cpu_weight), "pids",
-                     value_json(q->pids), "nofile", value_json(q->nofile), "storage",
-                     value_json(q->storage), "inodes", value_json(q->inodes), "net_egress",
-                     value_json(q->net_egress), "net_ingress", value_json(q->net_ingress));
-}
-
 static void print_row(const char *name, const char *own, const char *eff) {
     printf("%-12s %-10s %s\n", name, own, eff);
 }
@@ -54,10 +36,10 @@ static int show(cli *c, const char *tenant, const wr_quota *own, const wr_quota 
         json_t *j = json_object();
         if (tenant) {
             json_object_set_new(j, "saas_user_id", json_string(tenant));
-            json_object_set_new(j, "own", quota_json(own));
-            json_object_set_new(j, "effective", quota_json(eff));
+            json_object_set_new(j, "own", wr_quota_json(own));
+            json_object_set_new(j, "effective", wr_quota_json(eff));
         } else {
-            json_object_set_new(j, "defaults", quota_json(eff));
+            json_object_set_new(j, "defaults", wr_quota_json(eff));
         }
         print_json(j);
     } else {

@@ -34,9 +34,8 @@ int h_export(dreq *r);
 int h_run_stream(dreq *r);
 int h_import(dreq *r);
 
-/* Shapes shared by several resources (a tenant's: tenant-json.h). */
+/* Shapes shared by several resources (a tenant's, a quota's: tenant-json.h). */
 #include "tenant-json.h"
 struct wr_quota;
-json_t *quota_obj(const struct wr_quota *q);
 /* Fills a quota change from a JSON object of option names and values. */
 int quota_change_from_json(json_t *body, struct wr_quota *change, wr_err *e);

@@ -7,10 +7,8 @@
 #include "daemon.h"
 #include "util.h"
 
-int reply_text(dreq *r, unsigned status, const char *type, const char *text, size_t len) {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
-    if (!resp) return MHD_NO;
+/* Every answer goes out here, with the same headers whatever its body. */
+static int queue(dreq *r, unsigned status, const char *type, struct MHD_Response *resp) {
     MHD_add_response_header(resp, "Content-Type", type);
     /* Nothing a daemon answers may be framed or sniffed as something else. */
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
@@ -19,6 +17,13 @@ int reply_text(dreq *r, unsigned status, const char *type, const char *text, siz
     int ret = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);
     return ret;
+}
+
+int reply_text(dreq *r, unsigned status, const char *type, const char *text, size_t len) {
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
+    if (!resp) return MHD_NO;
+    return queue(r, status, type, resp);
 }
 
 int reply_json(dreq *r, unsigned status, json_t *j) {
@@ -31,13 +36,7 @@ int reply_json(dreq *r, unsigned status, json_t *j) {
         free(text);
         return MHD_NO;
     }
-    MHD_add_response_header(resp, "Content-Type", "application/json");
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
-    r->status = status;
-    int ret = MHD_queue_response(r->conn, status, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return queue(r, status, "application/json", resp);
 }
 
 __attribute__((format(printf, 4, 0))) static int reply_error_v(dreq *r, unsigned status,

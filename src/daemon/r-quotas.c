@@ -7,31 +7,15 @@
 #include "quota.h"
 #include "usage.h"
 
-static json_t *value_json(int64_t v) {
-    if (v == WR_QUOTA_MAX) return json_string("max");
-    if (v < 0) return json_null();
-    return json_integer((json_int_t)v);
-}
-
-json_t *quota_obj(const struct wr_quota *q) {
-    json_t *cpu = q->cpu_milli == WR_QUOTA_MAX ? json_string("max")
-                  : q->cpu_milli < 0           ? json_null()
-                                               : json_real((double)q->cpu_milli / 1000);
-    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "memory", value_json(q->memory),
-                     "cpu", cpu, "cpu_weight", value_json(q->cpu_weight), "pids",
-                     value_json(q->pids), "nofile", value_json(q->nofile), "storage",
-                     value_json(q->storage), "inodes", value_json(q->inodes), "net_egress",
-                     value_json(q->net_egress), "net_ingress", value_json(q->net_ingress));
-}
-
 static int answer(dreq *r, const char *tenant, unsigned status) {
     wr_err e = WR_ERR_INIT;
     wr_quota own, eff;
     warren *w = srv_warren(r->s);
     if (wr_quota_get(w, tenant, &own, &e) < 0 || wr_quota_effective(w, tenant, &eff, &e) < 0)
         return reply_wr_err(r, &e);
-    return reply_json(r, status, json_pack("{s:s,s:o,s:o}", "saas_user_id", tenant, "own",
-                                           quota_obj(&own), "effective", quota_obj(&eff)));
+    return reply_json(r, status,
+                      json_pack("{s:s,s:o,s:o}", "saas_user_id", tenant, "own", wr_quota_json(&own),
+                                "effective", wr_quota_json(&eff)));
 }
 
 int h_quotas_get(dreq *r) {

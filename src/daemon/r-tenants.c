@@ -97,7 +97,7 @@ int h_tenants_create(dreq *r) {
     if (with_quotas) {
         wr_quota eff;
         if (wr_quota_effective(w, t.saas_user_id, &eff, NULL) == 0)
-            json_object_set_new(j, "quotas", quota_obj(&eff));
+            json_object_set_new(j, "quotas", wr_quota_json(&eff));
     }
     return reply_json(r, 201, j);
 }

@@ -252,12 +252,8 @@ static int migrate(wr_store *s, wr_err *e) {
     if (schema_version(s) == (int)ELEMENTSOF(migrations)) return 0;
     int r = wr_store_begin(s, e);
     if (r < 0) return r;
-    sqlite3_stmt *st = NULL;
-    int version = -1;
-    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        version = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
+    /* Again, now under the write lock: another warren may have migrated. */
+    int version = schema_version(s);
     if (version < 0) {
         r = db_fail(s, e, "read schema version");
         goto fail;
@@ -399,6 +395,22 @@ static void copy_text(char *dst, size_t n, sqlite3_stmt *st, int col) {
     snprintf(dst, n, "%s", t ? (const char *)t : "");
 }
 
+/* Listings: a statement of their own, prepared here and finalized by
+ * rows_end, since the caller's function may use the store (and so the cached
+ * statements) between rows. */
+static int rows_begin(wr_store *s, const char *sql, sqlite3_stmt **ret, wr_err *e) {
+    if (sqlite3_prepare_v2(s->db, sql, -1, ret, NULL) == SQLITE_OK) return 0;
+    return db_fail(s, e, "prepare");
+}
+
+/* rc: the last sqlite3_step; r: what the caller's function last returned
+ * (non-zero stopped the listing early and is passed on as it is). */
+static int rows_end(wr_store *s, sqlite3_stmt *st, int rc, int r, wr_err *e, const char *what) {
+    if (r == 0 && rc != SQLITE_DONE) r = db_fail(s, e, what);
+    sqlite3_finalize(st);
+    return r;
+}
+
 static void row_to_tenant(sqlite3_stmt *st, wr_tenant *t) {
     memset(t, 0, sizeof *t);
     copy_text(t->saas_user_id, sizeof t->saas_user_id, st, 0);
@@ -438,18 +450,15 @@ int wr_store_get_by_username(wr_store *s, const char *username, wr_tenant *ret, 
 static int foreach (wr_store *s, enum stmt_id id, int (*fn)(const wr_tenant *, void *),
                     void *userdata, wr_err * e) {
     /* Rows are copied out before fn runs, so fn may use the store itself. */
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, stmt_sql[id], -1, &st, NULL) != SQLITE_OK)
-        return db_fail(s, e, "prepare");
-    int rc, r = 0;
+    sqlite3_stmt *st;
+    int rc, r = rows_begin(s, stmt_sql[id], &st, e);
+    if (r < 0) return r;
     wr_tenant t;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         row_to_tenant(st, &t);
         if ((r = fn(&t, userdata)) != 0) break;
     }
-    if (r == 0 && rc != SQLITE_DONE) r = db_fail(s, e, "list");
-    sqlite3_finalize(st);
-    return r;
+    return rows_end(s, st, rc, r, e, "list");
 }
 
 int wr_store_foreach(wr_store *s, int (*fn)(const wr_tenant *, void *), void *userdata, wr_err *e) {
@@ -674,11 +683,10 @@ int wr_store_add_refusal(wr_store *s, const char *saas_user_id, const char *sysc
 int wr_store_foreach_refusal(wr_store *s, const char *saas_user_id,
                              int (*fn)(const wr_refusal *r, void *userdata), void *userdata,
                              wr_err *e) {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, stmt_sql[ST_REFUSALS], -1, &st, NULL) != SQLITE_OK)
-        return db_fail(s, e, "prepare");
+    sqlite3_stmt *st;
+    int rc, r = rows_begin(s, stmt_sql[ST_REFUSALS], &st, e);
+    if (r < 0) return r;
     sqlite3_bind_text(st, 1, saas_user_id, -1, SQLITE_STATIC);
-    int rc, r = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         wr_refusal x = {0};
         copy_text(x.syscall, sizeof x.syscall, st, 0);
@@ -687,9 +695,7 @@ int wr_store_foreach_refusal(wr_store *s, const char *saas_user_id,
         x.last_at = sqlite3_column_double(st, 3);
         if ((r = fn(&x, userdata)) != 0) break;
     }
-    if (r == 0 && rc != SQLITE_DONE) r = db_fail(s, e, "list refusals");
-    sqlite3_finalize(st);
-    return r;
+    return rows_end(s, st, rc, r, e, "list refusals");
 }
 
 /* --- audit log, API tokens, daemon runs -------------------------------------- */
@@ -714,15 +720,14 @@ int wr_store_foreach_audit(wr_store *s, const char *tenant, const char *type, do
                                      const char *detail, void *userdata),
                            void *userdata, wr_err *e) {
     /* A statement of its own: fn may record events while the query runs. */
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, stmt_sql[ST_AUDIT_QUERY], -1, &st, NULL) != SQLITE_OK)
-        return db_fail(s, e, "prepare");
+    sqlite3_stmt *st;
+    int rc, r = rows_begin(s, stmt_sql[ST_AUDIT_QUERY], &st, e);
+    if (r < 0) return r;
     if (tenant) sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
     if (type) sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
     sqlite3_bind_double(st, 3, since);
     sqlite3_bind_int64(st, 4, (sqlite3_int64)after_id);
     sqlite3_bind_int64(st, 5, limit ? (sqlite3_int64)limit : -1);
-    int rc, r = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const unsigned char *ty = sqlite3_column_text(st, 2), *tn = sqlite3_column_text(st, 3),
                             *de = sqlite3_column_text(st, 4);
@@ -731,9 +736,7 @@ int wr_store_foreach_audit(wr_store *s, const char *tenant, const char *type, do
                de ? (const char *)de : "{}", userdata);
         if (r != 0) break;
     }
-    if (r == 0 && rc != SQLITE_DONE) r = db_fail(s, e, "query audit log");
-    sqlite3_finalize(st);
-    return r;
+    return rows_end(s, st, rc, r, e, "query audit log");
 }
 
 int wr_store_add_token(wr_store *s, const char *hash, const char *id, const char *tenant,
@@ -803,16 +806,15 @@ int wr_store_foreach_run(wr_store *s, const char *tenant, const char *state,
                                    const char *state, double started_at, double ended_at,
                                    long daemon_pid, void *userdata),
                          void *userdata, wr_err *e) {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db,
+    sqlite3_stmt *st;
+    int rc, r = rows_begin(s,
                            "SELECT id, tenant, detail, state, started_at, ended_at, daemon_pid "
                            "FROM daemon_runs WHERE (?1 IS NULL OR tenant = ?1) AND "
                            "(?2 IS NULL OR state = ?2) ORDER BY started_at",
-                           -1, &st, NULL) != SQLITE_OK)
-        return db_fail(s, e, "prepare");
+                           &st, e);
+    if (r < 0) return r;
     if (tenant) sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
     if (state) sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
-    int rc, r = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         r = fn((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
                (const char *)sqlite3_column_text(st, 2), (const char *)sqlite3_column_text(st, 3),
@@ -820,9 +822,7 @@ int wr_store_foreach_run(wr_store *s, const char *tenant, const char *state,
                (long)sqlite3_column_int64(st, 6), userdata);
         if (r != 0) break;
     }
-    if (r == 0 && rc != SQLITE_DONE) r = db_fail(s, e, "list runs");
-    sqlite3_finalize(st);
-    return r;
+    return rows_end(s, st, rc, r, e, "list runs");
 }
 
 /* --- network settings (net.c) ------------------------------------------------- */
@@ -868,21 +868,18 @@ int wr_store_net_drop(wr_store *s, const char *saas_user_id, wr_err *e) {
 
 int wr_store_net_foreach(wr_store *s, int (*fn)(const wr_net_row *n, void *userdata),
                          void *userdata, wr_err *e) {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db,
+    sqlite3_stmt *st;
+    int rc, r = rows_begin(s,
                            "SELECT saas_user_id, mode, subnet, egress_bps, ingress_bps "
                            "FROM tenant_net ORDER BY saas_user_id",
-                           -1, &st, NULL) != SQLITE_OK)
-        return db_fail(s, e, "prepare");
-    int rc, r = 0;
+                           &st, e);
+    if (r < 0) return r;
     wr_net_row n;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         row_to_net(st, &n);
         if ((r = fn(&n, userdata)) != 0) break;
     }
-    if (r == 0 && rc != SQLITE_DONE) r = db_fail(s, e, "list network settings");
-    sqlite3_finalize(st);
-    return r;
+    return rows_end(s, st, rc, r, e, "list network settings");
 }
 
 /* --- tenant quotas (quota.c) ---------------------------------------------------- */

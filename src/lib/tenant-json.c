@@ -13,6 +13,24 @@ json_t *wr_tenant_json(const wr_tenant *t) {
     return j;
 }
 
+/* -1 (unset) -> null, unlimited -> "max", else the number. */
+static json_t *limit_json(int64_t v) {
+    if (v == WR_QUOTA_MAX) return json_string("max");
+    if (v < 0) return json_null();
+    return json_integer((json_int_t)v);
+}
+
+json_t *wr_quota_json(const wr_quota *q) {
+    json_t *cpu = q->cpu_milli == WR_QUOTA_MAX ? json_string("max")
+                  : q->cpu_milli < 0           ? json_null()
+                                               : json_real((double)q->cpu_milli / 1000);
+    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "memory", limit_json(q->memory),
+                     "cpu", cpu, "cpu_weight", limit_json(q->cpu_weight), "pids",
+                     limit_json(q->pids), "nofile", limit_json(q->nofile), "storage",
+                     limit_json(q->storage), "inodes", limit_json(q->inodes), "net_egress",
+                     limit_json(q->net_egress), "net_ingress", limit_json(q->net_ingress));
+}
+
 double wr_size_mb(uint64_t bytes) {
     return round((double)bytes / (1024.0 * 1024.0) * 100.0) / 100.0;
 }

@@ -5,8 +5,12 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "quota.h"
 #include "tenant.h"
 
 json_t *wr_tenant_json(const wr_tenant *t);
+/* A quota's limits, one shape for `warren quota --json` and /v1/.../quotas:
+ * unset -> null, unlimited -> "max", cpu in cores, the rest as numbers. */
+json_t *wr_quota_json(const wr_quota *q);
 /* Megabytes as pactown reports them: round(bytes / MiB, 2). */
 double wr_size_mb(uint64_t bytes);

@@ -343,25 +343,18 @@ static bool nss_may_hide(void) {
     return false;
 }
 
-/* A lookup error counts as taken: an unreachable directory must not make an
+/* Whether NSS knows a user or a group by this name (name set) or this ID.
+ * A lookup error counts as taken: an unreachable directory must not make an
  * ID look free. ERANGE means an entry exists, too big for the buffer. */
-static bool nss_has_id(uid_t id) {
+static bool nss_has(const char *name, uid_t id) {
     char buf[4096];
     struct passwd pw, *pres = NULL;
     struct group gr, *gres = NULL;
-    int r = getpwuid_r(id, &pw, buf, sizeof buf, &pres);
+    int r = name ? getpwnam_r(name, &pw, buf, sizeof buf, &pres)
+                 : getpwuid_r(id, &pw, buf, sizeof buf, &pres);
     if (pres || (r != 0 && r != ENOENT && r != ESRCH)) return true;
-    r = getgrgid_r(id, &gr, buf, sizeof buf, &gres);
-    return gres || (r != 0 && r != ENOENT && r != ESRCH);
-}
-
-static bool nss_has_name(const char *name) {
-    char buf[4096];
-    struct passwd pw, *pres = NULL;
-    struct group gr, *gres = NULL;
-    int r = getpwnam_r(name, &pw, buf, sizeof buf, &pres);
-    if (pres || (r != 0 && r != ENOENT && r != ESRCH)) return true;
-    r = getgrnam_r(name, &gr, buf, sizeof buf, &gres);
+    r = name ? getgrnam_r(name, &gr, buf, sizeof buf, &gres)
+             : getgrgid_r(id, &gr, buf, sizeof buf, &gres);
     return gres || (r != 0 && r != ENOENT && r != ESRCH);
 }
 
@@ -462,11 +455,11 @@ bool wr_uidset_id_taken(wr_uidset *s, uid_t id) {
     if (bit(plane(s, P_USER), i) || bit(plane(s, P_GROUP), i) || bit(plane(s, P_PRIMARY), i) ||
         bit(plane(s, P_SUB), i))
         return true;
-    return s->ask_nss && nss_has_id(id);
+    return s->ask_nss && nss_has(NULL, id);
 }
 
 bool wr_uidset_name_taken(wr_uidset *s, const char *name) {
-    return ns_has(&s->names, name) || (s->ask_nss && nss_has_name(name));
+    return ns_has(&s->names, name) || (s->ask_nss && nss_has(name, 0));
 }
 
 void wr_uidset_note_added(wr_uidset *s, uid_t id, const char *name) {

@@ -271,47 +271,18 @@ for L in container strong; do
 done
 
 # --- Fork bomb, at container and strong -----------------------------------------------
-# As in attacks-basic.sh: the bomb stops at RLIMIT_NPROC (2048 per UID), B
-# still runs, and the timeout ends every process. Each bomber is a tenant at
-# a random UID far above the others, so that RLIMIT_NPROC (host-wide per UID)
-# cannot starve a test running alongside. The bomb forks subshells that
-# block reading a pipe nobody writes: fork without exec, the quickest way to
-# the limit on a loaded machine. bash retries a failed fork for a while and
-# then gives up; the run's program then becomes a sleep (exec, no fork), so
-# that only the timeout can end it.
+# As in attacks-basic.sh (tests/lib/fork-bomb.sh): the bomb stops at
+# RLIMIT_NPROC, B still runs, and the timeout ends every process. Each bomber
+# is a tenant at a random UID far above the others, so that RLIMIT_NPROC
+# (host-wide per UID) cannot starve a test running alongside.
 # (The second range lies above the first: the allocator never goes below
 # its high-water mark.)
+source "$WARREN_SRC/tests/lib/fork-bomb.sh"
 lo=$((70000 + RANDOM % 19000))
 for L in container strong; do
   WARREN_UID_RANGE=$lo-$((lo + 50)) tenant "bomber-$L" Z
   lo=$((lo + 100))
-  bomb_start=$(date +%s)
-  timeout 90 "$WARREN" run --level $L --timeout 25 "bomber-$L" \
-    --shell 'bash -c "exec 3< <(exec sleep 600); while :; do (read -u 3) & done" 2>/dev/null; exec sleep 600' \
-    >/dev/null 2>&1 &
-  bomb=$!
-  peak=0 b_rc=none took=
-  while kill -0 "$bomb" 2>/dev/null; do
-    np=$(ps -u "$Z_uid" --no-headers | wc -l)
-    [ "$np" -gt "$peak" ] && peak=$np
-    if [ "$b_rc" = none ] && [ "$np" -ge 1800 ]; then
-      t0=$(date +%s.%N)
-      run_warren run --level $L victim -- true
-      b_rc=$rc
-      took=$(python3 -c "import time; print(round(time.time() - $t0, 1))")
-    fi
-    sleep 0.5
-  done
-  bomb_rc=0
-  wait "$bomb" || bomb_rc=$?
-  bomb_took=$(($(date +%s) - bomb_start))
-  is "$L: B runs while the fork bomb holds 1800+ processes" "$b_rc" 0
-  ok "$L:   within 5 s (took ${took:-?}s)" python3 -c "assert ${took:-99} < 5"
-  ok "$L:   the bomb reached the limit (peak $peak)" test "$peak" -ge 2000
-  ok "$L:   and stayed under RLIMIT_NPROC 2048 (peak $peak)" test "$peak" -le 2048
-  ok "$L:   the timeout ended every process of the bomber's" test "$(ps -u "$Z_uid" --no-headers | wc -l)" -eq 0
-  is "$L:   the bomb was ended by its --timeout (SIGKILL: 137)" "$bomb_rc" 137
-  ok "$L:   in time (took ${bomb_took}s)" test "$bomb_took" -ge 25 -a "$bomb_took" -lt 45
+  fork_bomb "$L" "bomber-$L" "$Z_uid" victim "$L: "
 done
 
 done_testing

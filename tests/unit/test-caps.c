@@ -74,19 +74,10 @@ static int setup(void **state) {
     /* Others may pass through the directory (the child runs as T_UID) but
      * only T_GID may run the copy. */
     assert_int_equal(fchmod(f->s->fd, 0711), 0);
-    int in = open("/bin/cat", O_RDONLY | O_CLOEXEC);
-    assert_true(in >= 0);
-    int out = openat(f->s->fd, "cat", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
-    assert_true(out >= 0);
-    char buf[65536];
-    ssize_t n;
-    while ((n = read(in, buf, sizeof buf)) > 0)
-        assert_int_equal(write(out, buf, (size_t)n), n);
-    assert_int_equal(n, 0);
-    assert_int_equal(fchown(out, 0, T_GID), 0);
-    assert_int_equal(fchmod(out, 04750), 0);
-    close(out);
-    close(in);
+    tl_copy_file("/bin/cat", f->s->fd, "cat", 0700);
+    /* The owner first: a chown clears the setuid bit. */
+    assert_int_equal(fchownat(f->s->fd, "cat", 0, T_GID, AT_SYMLINK_NOFOLLOW), 0);
+    assert_int_equal(fchmodat(f->s->fd, "cat", 04750, 0), 0);
 
     struct statvfs sv;
     assert_int_equal(fstatvfs(f->s->fd, &sv), 0);

@@ -40,21 +40,6 @@ typedef struct fixture {
     char rw[TL_SCRATCH_MAX + 16], ro[TL_SCRATCH_MAX + 16], other[TL_SCRATCH_MAX + 16];
 } fixture;
 
-static void copy_file(const char *from, int dfd, const char *name, mode_t mode) {
-    int in = open(from, O_RDONLY | O_CLOEXEC);
-    assert_true(in >= 0);
-    int out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-    assert_true(out >= 0);
-    char buf[65536];
-    ssize_t n;
-    while ((n = read(in, buf, sizeof buf)) > 0)
-        assert_int_equal(write(out, buf, (size_t)n), n);
-    assert_int_equal(n, 0);
-    assert_int_equal(fchmod(out, mode), 0);
-    close(out);
-    close(in);
-}
-
 static int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
     if (!f) return -1;
@@ -74,8 +59,8 @@ static int setup(void **state) {
     assert_int_equal(mkdirat(dfd, "other", 0755), 0);
     tl_write_at(dfd, "ro/file", "read only\n", 0644);
     tl_write_at(dfd, "other/file", "no rule\n", 0644);
-    copy_file("/bin/true", dfd, "other/true", 0755);
-    copy_file("/bin/true", dfd, "rw/true", 0755);
+    tl_copy_file("/bin/true", dfd, "other/true", 0755);
+    tl_copy_file("/bin/true", dfd, "rw/true", 0755);
     *state = f;
     return 0;
 }

@@ -31,12 +31,6 @@ static char mnt[TL_SCRATCH_MAX + 16];
 static bool have_btrfs;
 static wr_config cfg;
 
-static void write_file(const char *name, const char *content) {
-    char p[1024];
-    snprintf(p, sizeof p, "%s/%s", cfg.etc_dir, name);
-    tl_write_at(AT_FDCWD, p, content, 0644);
-}
-
 static int run(const char *cmd) {
     int st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 255;
@@ -62,11 +56,7 @@ static int setup(void **state) {
     snprintf(cfg.state_dir, sizeof cfg.state_dir, "%s/state", top);
     cfg.uid_min = UID_LO;
     cfg.uid_max = UID_LO + 99;
-    mkdir(cfg.etc_dir, 0755);
-    write_file("passwd", "root:x:0:0:root:/root:/bin/bash\n");
-    write_file("group", "root:x:0:\n");
-    write_file("shadow", "root:*:19000:0:99999:7:::\n");
-    write_file("gshadow", "root:*::\n");
+    tl_write_root_etc(cfg.etc_dir);
     snprintf(mnt, sizeof mnt, "%s/btrfs", top);
     char cmd[8 * TL_SCRATCH_MAX];
     snprintf(cmd, sizeof cmd,

@@ -63,11 +63,7 @@ static int setup(void **state) {
     snprintf(cfg.users_base, sizeof cfg.users_base, "%s/users", top);
     cfg.uid_min = UID_LO;
     cfg.uid_max = UID_LO + 99;
-    mkdir(cfg.etc_dir, 0755);
-    write_file("passwd", "root:x:0:0:root:/root:/bin/bash\n");
-    write_file("group", "root:x:0:\n");
-    write_file("shadow", "root:*:19000:0:99999:7:::\n");
-    write_file("gshadow", "root:*::\n");
+    tl_write_root_etc(cfg.etc_dir);
     return 0;
 }
 

@@ -98,3 +98,33 @@ void tl_write_at(int dfd, const char *name, const char *content, mode_t mode) {
     assert_int_equal(fchmod(fd, mode), 0);
     close(fd);
 }
+
+void tl_copy_file(const char *from, int dfd, const char *name, mode_t mode) {
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    assert_true(in >= 0);
+    int out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    assert_true(out >= 0);
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(in, buf, sizeof buf)) > 0)
+        assert_int_equal(write(out, buf, (size_t)n), n);
+    assert_int_equal(n, 0);
+    assert_int_equal(fchmod(out, mode), 0);
+    close(out);
+    close(in);
+}
+
+void tl_write_root_etc(const char *etc_dir) {
+    static const char *const files[][2] = {
+        {"passwd", "root:x:0:0:root:/root:/bin/bash\n"},
+        {"group", "root:x:0:\n"},
+        {"shadow", "root:*:19000:0:99999:7:::\n"},
+        {"gshadow", "root:*::\n"},
+    };
+    mkdir(etc_dir, 0755);
+    int dfd = open(etc_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(dfd >= 0);
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++)
+        tl_write_at(dfd, files[i][0], files[i][1], 0644);
+    close(dfd);
+}

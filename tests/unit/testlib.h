@@ -72,3 +72,13 @@ int tl_count_fds(void);
 /* Creates or truncates name beneath dfd (a path, with AT_FDCWD), writes
  * content to it and leaves it with exactly mode, whatever the umask. */
 void tl_write_at(int dfd, const char *name, const char *content, mode_t mode);
+
+/* Copies the file from (a path) to name beneath dfd, which must not exist
+ * yet, and leaves the copy with exactly mode: a binary a test runs from its
+ * scratch directory. */
+void tl_copy_file(const char *from, int dfd, const char *name, mode_t mode);
+
+/* Makes etc_dir (0755) holding the four account files (passwd, group,
+ * shadow, gshadow, each 0644) with root's lines only: the host a tenant
+ * test starts from. */
+void tl_write_root_etc(const char *etc_dir);
