@@ -21,12 +21,13 @@
  * Part 2, the cgroup's cost. The same child (clone3 with CLONE_VM |
  * CLONE_VFORK, execve /bin/true, waitpid, as spawn.c starts a basic run)
  * timed in turns without any cgroup work, and with everything a run's cgroup
- * takes: the scan of the tenant's group for orphaned runs
- * (wr_cgroup_reap_runs), its groups checked (wr_quota_run_prepare), the
- * run's group made (wr_cgroup_run_create), the v1 groups' `tasks` handed
- * over and joined by the child (hybrid hosts), clone3 with
- * CLONE_INTO_CGROUP, and after the exit the emptiness check and the group's
- * removal. Every row reads the tenant's quota, as every run does with or
+ * takes: the scan of the tenant's group for orphaned runs, at most once a
+ * second (wr_cgroup_reap_runs_due), its groups checked
+ * (wr_quota_run_prepare), the run's group taken (wr_cgroup_run_take: the one
+ * the previous run left, or a new one), the v1 groups' `tasks` handed over
+ * and joined by the child (hybrid hosts), clone3 with CLONE_INTO_CGROUP, and
+ * after the exit its cpu usage read and the group kept for the next run
+ * (wr_cgroup_run_release, which checks it is empty). Every row reads the tenant's quota, as every run does with or
  * without cgroups. The difference of the medians is what a tenant's cgroup
  * adds to a run; the goal is <= 0.1 ms.
  *
@@ -277,6 +278,18 @@ static bool never_stale(const char *run, void *userdata) {
     return false;
 }
 
+/* What spawn.c reads at a run's end: the group's cpu usage. */
+static uint64_t cpu_usec(int cg) {
+    char buf[512];
+    int fd = openat(cg, "cpu.stat", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+    if (fd >= 0) close(fd);
+    if (n <= 0) return 0;
+    buf[n] = '\0';
+    const char *p = strstr(buf, "usage_usec ");
+    return p ? strtoull(p + 11, NULL, 10) : 0;
+}
+
 static double with_cgroup(const wr_tenant *t, unsigned i, int steps) {
     wr_err e = WR_ERR_INIT;
     double t0 = bench_now();
@@ -289,13 +302,15 @@ static double with_cgroup(const wr_tenant *t, unsigned i, int steps) {
     /* What wr_run_start does before it makes the run's group: the tenant's
      * runs whose warren died are ended (none here, but the group is read),
      * and the tenant's groups checked, made and limited if missing. */
-    if (steps >= QUOTA && (wr_cgroup_reap_runs(W->cgroups, t->linux_username, never_stale, NULL,
-                                               &e) < 0 ||
+    if (steps >= QUOTA && (wr_cgroup_reap_runs_due(W->cgroups, t->linux_username, never_stale,
+                                                   NULL, &e) < 0 ||
                            wr_quota_run_prepare(W, t, &q, &e) < 0))
         die("quota", &e);
-    char run[40];
+    /* The run's group: the one the previous run left, as spawn.c takes it. */
+    char run[WR_CGROUP_RUN_MAX];
     snprintf(run, sizeof run, "run-%d-b%07u", (int)getpid(), i);
-    int cg = wr_cgroup_run_create(W->cgroups, t->linux_username, run, &e);
+    uint64_t base;
+    int cg = wr_cgroup_run_take(W->cgroups, t->linux_username, run, &base, &e);
     if (cg < 0) die("run cgroup", &e);
     int v1[WR_CGROUP_ATTACH_MAX];
     int nv1 = steps < V1_JOIN ? 0
@@ -305,10 +320,11 @@ static double with_cgroup(const wr_tenant *t, unsigned i, int steps) {
     clone_true(cg, v1, nv1);
     for (int k = 0; k < nv1; k++)
         close(v1[k]);
-    bool populated = true;
-    if (wr_cgroup_populated(cg, &populated, &e) < 0 || populated) die("populated", &e);
-    close(cg);
-    if (wr_cgroup_run_remove(W->cgroups, t->linux_username, run, &e) < 0) die("remove", &e);
+    /* As a run's end: its cpu usage read, then its group kept for the next. */
+    uint64_t usec = cpu_usec(cg);
+    int kept = wr_cgroup_run_release(W->cgroups, t->linux_username, run, cg, usec, &e);
+    if (kept < 0) die("release", &e);
+    if (!kept) close(cg);
     return bench_now() - t0;
 }
 
