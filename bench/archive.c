@@ -11,12 +11,15 @@
  * source-like files, semi-compressible binaries, symlinks and hard links.
  * Then, RUNS times (default 3), interleaved so both sides see the same noise:
  *   export: warren export T FILE.tar.zst / .tar.gz  vs  tar --zstd -cf / tar -czf
- *   import: warren import T2 FILE --from T (a new tenant each time; deleting
- *           the previous one is not timed)  vs  tar --zstd -xf / tar -xzf into
- *           an empty directory (removing the previous one is not timed).
- * Prints medians, p95, MB/s of the tree and the ratios of speeds (warren /
- * tar: 1.0 is as fast, above is faster). Goals: export >= 200 MB/s with zstd
- * and >= 0.9x tar with the same compressor; import likewise.
+ *   import: warren import T2 FILE --from T (a new tenant each time)  vs
+ *           tar --zstd -xf / tar -xzf into a new empty directory.
+ * Every timed step starts after a sync. Prints medians, p95, MB/s of the
+ * tree, CPU time (user + sys, children included) and the ratios of speeds
+ * (warren / tar: 1.0 is as fast, above is faster), then each goal of issue 5
+ * as MET or MISS: export >= 200 MB/s with zstd and >= 0.9x tar with the
+ * same compressor; import likewise. warren's export syncs its archive before
+ * naming it and tar does not: that is in warren's time. The archive sizes
+ * compare the compression: both use zstd's level 3.
  *
  * Runs as root inside bench/run-all's private namespaces (it creates real
  * accounts). */
@@ -27,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -162,6 +166,10 @@ static void build_tree(const char *root, size_t mb, uid_t uid) {
     free(buf);
 }
 
+/* CPU seconds (user + sys) of the last run(), its waited-for children's
+ * included: on a shared machine the steadier figure. */
+static double last_cpu;
+
 static double run(char *const argv[], bool quiet) {
     double t = bench_now();
     pid_t pid;
@@ -171,8 +179,11 @@ static double run(char *const argv[], bool quiet) {
     if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) != 0) die(argv[0]);
     posix_spawn_file_actions_destroy(&fa);
     int st;
-    waitpid(pid, &st, 0);
+    struct rusage ru;
+    if (wait4(pid, &st, 0, &ru) < 0) die("wait4");
     double took = bench_now() - t;
+    last_cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+               (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
     if (!WIFEXITED(st) || WEXITSTATUS(st)) {
         fprintf(stderr, "bench-archive: %s %s failed\n", argv[0], argv[1]);
         exit(1);
@@ -242,58 +253,91 @@ int main(int argc, char **argv) {
     char *exp_g[] = {wb, "export", "bench-archive", wg, "--force", NULL};
     char *tar_z[] = {"tar", "--zstd", "-cf", tz, "-C", ub, hn, NULL};
     char *tar_g[] = {"tar", "-czf", tg, "-C", ub, hn, NULL};
-    char *imp_z[] = {wb, "import", "bench-archive-copy", wz, "--from", "bench-archive", NULL};
-    char *imp_g[] = {wb, "import", "bench-archive-copy", wg, "--from", "bench-archive", NULL};
-    char *del[] = {wb, "user", "delete", "bench-archive-copy", NULL};
-    char *untar_z[] = {"tar", "--zstd", "-xf", tz, "-C", xdir, NULL};
-    char *untar_g[] = {"tar", "-xzf", tg, "-C", xdir, NULL};
+    /* Each import goes to a new tenant, and each extraction by tar to a new
+     * directory: nothing the loop made is deleted while it runs. On ext4
+     * without a journal (this machine's disk), a new inode skips over those
+     * freed in the last minute or more (the allocator's recently_deleted
+     * check), so deleting the previous copy of 4,000 files just before made
+     * both sides pay a scan per file that a real move to a host never pays. */
+    char copy_z[64], copy_g[64], x_z[4400], x_g[4400];
+    char *imp_z[] = {wb, "import", copy_z, wz, "--from", "bench-archive", NULL};
+    char *imp_g[] = {wb, "import", copy_g, wg, "--from", "bench-archive", NULL};
+    char *untar_z[] = {"tar", "--zstd", "-xf", tz, "-C", x_z, NULL};
+    char *untar_g[] = {"tar", "-xzf", tg, "-C", x_g, NULL};
     char *rmx[] = {"rm", "-rf", xdir, NULL};
-    char *mkx[] = {"mkdir", xdir, NULL};
+    char *mk_z[] = {"mkdir", "-p", x_z, NULL};
+    char *mk_g[] = {"mkdir", "-p", x_g, NULL};
     char *warm[] = {"tar", "-cf", "/dev/null", "-C", ub, hn, NULL};
     run(warm, true);
 
-    double *v[NCASES];
+    double *v[NCASES], *cpu[NCASES];
     for (int c = 0; c < NCASES; c++)
-        if (!(v[c] = calloc((size_t)runs, sizeof *v[c]))) die("calloc");
+        if (!(v[c] = calloc((size_t)runs, sizeof *v[c])) ||
+            !(cpu[c] = calloc((size_t)runs, sizeof *cpu[c])))
+            die("calloc");
+    /* Each timed step starts with no dirty pages of the one before: their
+     * writeback would land on whichever side happens to run next. */
+    char *sync_[] = {"sync", NULL};
+#define TIMED(c, argv)                     \
+    do {                                   \
+        run(sync_, true);                  \
+        v[c][i] = run(argv, true);         \
+        cpu[c][i] = last_cpu;              \
+    } while (0)
     for (int i = 0; i < runs; i++) {
-        v[W_EXP_Z][i] = run(exp_z, true);
-        v[T_EXP_Z][i] = run(tar_z, true);
-        v[W_EXP_G][i] = run(exp_g, true);
-        v[T_EXP_G][i] = run(tar_g, true);
-        if (i) run(del, true);
-        v[W_IMP_Z][i] = run(imp_z, true);
-        run(rmx, true), run(mkx, true);
-        v[T_IMP_Z][i] = run(untar_z, true);
-        run(del, true);
-        v[W_IMP_G][i] = run(imp_g, true);
-        run(rmx, true), run(mkx, true);
-        v[T_IMP_G][i] = run(untar_g, true);
-        fprintf(stderr, "run %d/%d done\n", i + 1, runs);
+        TIMED(W_EXP_Z, exp_z);
+        TIMED(T_EXP_Z, tar_z);
+        TIMED(W_EXP_G, exp_g);
+        TIMED(T_EXP_G, tar_g);
+        snprintf(copy_z, sizeof copy_z, "bench-archive-z%d", i);
+        snprintf(copy_g, sizeof copy_g, "bench-archive-g%d", i);
+        snprintf(x_z, sizeof x_z, "%s/z%d", xdir, i);
+        snprintf(x_g, sizeof x_g, "%s/g%d", xdir, i);
+        run(mk_z, true), run(mk_g, true);
+        TIMED(W_IMP_Z, imp_z);
+        TIMED(T_IMP_Z, untar_z);
+        TIMED(W_IMP_G, imp_g);
+        TIMED(T_IMP_G, untar_g);
+        fprintf(stderr, "run %d/%d: wall/cpu s", i + 1, runs);
+        for (int c = 0; c < NCASES; c++)
+            fprintf(stderr, " %.2f/%.2f", v[c][i], cpu[c][i]);
+        fprintf(stderr, "\n");
     }
+#undef TIMED
     struct stat s1, s2, s3, s4;
     if (stat(wz, &s1) || stat(tz, &s2) || stat(wg, &s3) || stat(tg, &s4)) die("stat");
     printf("archive sizes: warren zstd %.1f MiB, tar zstd %.1f MiB, warren gzip %.1f MiB, "
            "tar gzip %.1f MiB\n",
            s1.st_size / 1048576.0, s2.st_size / 1048576.0, s3.st_size / 1048576.0,
            s4.st_size / 1048576.0);
-    double med[NCASES];
-    printf("%-24s %10s %10s %10s\n", "", "median s", "p95 s", "MB/s");
+    double med[NCASES], cmed[NCASES];
+    printf("%-24s %10s %10s %10s %10s\n", "", "median s", "p95 s", "MB/s", "cpu s");
     for (int c = 0; c < NCASES; c++) {
         bench_sort(v[c], (size_t)runs);
+        bench_sort(cpu[c], (size_t)runs);
         med[c] = bench_median(v[c], (size_t)runs);
-        printf("%-24s %10.3f %10.3f %10.1f\n", names[c], med[c],
-               bench_percentile(v[c], (size_t)runs, 0.95), mbps(med[c]));
+        cmed[c] = bench_median(cpu[c], (size_t)runs);
+        printf("%-24s %10.3f %10.3f %10.1f %10.3f\n", names[c], med[c],
+               bench_percentile(v[c], (size_t)runs, 0.95), mbps(med[c]), cmed[c]);
     }
-    printf("speed ratios, warren / GNU tar (goal >= 0.90):\n");
+    printf("speed ratios, warren / GNU tar (wall time; cpu time beside it):\n");
     for (int c = 0; c < NCASES; c += 2)
-        printf("  %-22s %6.2fx  %s\n", names[c], med[c + 1] / med[c],
-               med[c + 1] / med[c] >= 0.9 ? "PASS" : "MISS");
-    printf(
-        "goal export zstd >= 200 MB/s: %s (%.0f MB/s); import zstd >= 200 MB/s: %s (%.0f MB/s)\n",
-        mbps(med[W_EXP_Z]) >= 200 ? "PASS" : "MISS", mbps(med[W_EXP_Z]),
-        mbps(med[W_IMP_Z]) >= 200 ? "PASS" : "MISS", mbps(med[W_IMP_Z]));
+        printf("  %-22s %6.2fx  (cpu %5.2fx)\n", names[c], med[c + 1] / med[c],
+               cmed[c + 1] / cmed[c]);
+    /* The goals of issue 5, on the medians of this run. */
+    printf("goals:\n");
+    static const int goal_cases[] = {W_EXP_Z, W_EXP_G, W_IMP_Z, W_IMP_G};
+    for (size_t g = 0; g < ELEMENTSOF_(goal_cases); g++) {
+        int c = goal_cases[g];
+        double ratio = med[c + 1] / med[c];
+        printf("  %-22s >= 0.90x tar:    %-4s (%.2fx)\n", names[c], ratio >= 0.9 ? "MET" : "MISS",
+               ratio);
+        if (c == W_EXP_Z || c == W_IMP_Z)
+            printf("  %-22s >= 200 MB/s:     %-4s (%.0f MB/s)\n", names[c],
+                   mbps(med[c]) >= 200 ? "MET" : "MISS", mbps(med[c]));
+    }
     run(rmx, true);
     for (int c = 0; c < NCASES; c++)
-        free(v[c]);
+        free(v[c]), free(cpu[c]);
     return 0;
 }

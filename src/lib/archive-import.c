@@ -52,12 +52,14 @@
 #include "naming.h"
 #include "proc.h"
 #include "quota.h"
+#include "storage-internal.h"
 #include "userns.h"
 #include "util.h"
 #include "warren-internal.h"
 
 #define MANIFEST_MAX (1ull << 30)
 #define READ_BLOCK (256 * 1024)
+#define PIPE_DEPTH (1024 * 1024)
 
 /* --- the extracting child ------------------------------------------------------ */
 
@@ -198,6 +200,10 @@ static int start_unzip(ictx *c, wr_err *e) {
         mmap(NULL, sizeof *c->consumed, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (c->consumed == MAP_FAILED || pipe2(data, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
         return wr_sys(e, errno, "import: cannot set up decompression");
+    /* A deeper pipe than the default 64 KiB: the two sides switch less
+     * often (a 200 MB import: about 1,300 context switches, not 5,000 to
+     * 6,600). Best effort: the kernel may hold the tenant to less. */
+    (void)fcntl(data[1], F_SETPIPE_SZ, PIPE_DEPTH);
     pid_t parent = getpid(), pid = fork();
     if (pid < 0) return wr_sys(e, errno, "import: cannot fork");
     if (pid == 0) {
@@ -562,20 +568,39 @@ static void limits(warren *w, const char *tenant, const wr_import_opts *o, ictx 
     }
 }
 
-/* The staging directory and its marker. */
-static int make_stage(warren *w, const wr_tenant *t, char *name, size_t n, int *ret_marker,
-                      wr_err *e) {
+/* The staging directory and its marker. For a btrfs home (a subvolume) it is
+ * a subvolume too, so that the exchange leaves the tenant a home of the same
+ * backend. */
+static int make_stage(warren *w, const wr_tenant *t, bool subvolume, char *name, size_t n,
+                      int *ret_marker, wr_err *e) {
     uint64_t rnd;
     if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd) return wr_sys(e, errno, "import: getrandom");
     snprintf(name, n, STAGE_PREFIX "%s-%016llx", t->linux_username, (unsigned long long)rnd);
     int r = wr_archive_marker(w, "stage", name, ret_marker, e);
     if (r < 0) return r;
-    if (mkdirat(w->basefd, name, 0700) < 0) {
+    if (subvolume) {
+        /* Quotas on before the subvolume exists, so its qgroup is made with it. */
+        if ((r = wr_btrfs_quota_enable(w->basefd, e)) >= 0)
+            r = wr_btrfs_subvolume_create(w->basefd, name, e);
+    } else if (mkdirat(w->basefd, name, 0700) < 0) {
         r = wr_sys(e, errno, "import: cannot create %s/%s", w->cfg.users_base, name);
+    }
+    if (r < 0) {
         wr_archive_marker_drop(w, "stage", name, ret_marker);
         return r;
     }
     return 0;
+}
+
+/* A subvolume stage takes the tenant's storage quota as its qgroup limit
+ * before anything is extracted: the kernel holds the import to it, and the
+ * new home has it from the exchange on. */
+static int limit_stage(warren *w, const wr_tenant *t, int sfd, wr_err *e) {
+    wr_quota q;
+    int r = wr_quota_effective(w, t->saas_user_id, &q, e);
+    if (r < 0) return r;
+    return wr_btrfs_set_limit(w->basefd, sfd,
+                              wr_quota_limited(q.storage) ? (uint64_t)q.storage : UINT64_MAX, e);
 }
 
 /* Puts the finished staging directory in place of the home. */
@@ -643,7 +668,8 @@ static int import_into(warren *w, const wr_tenant *t, bool created, int infd,
     c.userns = !c.jail && wr_userns_prepare(&c.maps, uid, gid, NULL) >= 0;
     char stage[NAME_MAX + 1];
     int marker = -1;
-    if ((r = make_stage(w, t, stage, sizeof stage, &marker, e)) < 0) return r;
+    bool subvolume = wr_btrfs_is_subvolume(w->basefd, t->linux_username);
+    if ((r = make_stage(w, t, subvolume, stage, sizeof stage, &marker, e)) < 0) return r;
     snprintf(c.stage_path, sizeof c.stage_path, "%s/%s", w->cfg.users_base, stage);
     _cleanup_close_ int sfd =
         openat(w->basefd, stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -651,10 +677,11 @@ static int import_into(warren *w, const wr_tenant *t, bool created, int infd,
         r = wr_sys(e, errno, "import: cannot open %s", c.stage_path);
         goto fail;
     }
-    if (fchown(sfd, uid, gid) < 0) {
+    if (fchmod(sfd, 0700) < 0 || fchown(sfd, uid, gid) < 0) {
         r = wr_sys(e, errno, "import: cannot give %s to the tenant", c.stage_path);
         goto fail;
     }
+    if (subvolume && (r = limit_stage(w, t, sfd, e)) < 0) goto fail;
     c.stagefd = sfd;
     result cres = {0};
     if ((r = run_child(&c, &cres, e)) < 0) goto fail;
@@ -684,7 +711,7 @@ static int import_into(warren *w, const wr_tenant *t, bool created, int infd,
     if ((r = swap_in(w, t, stage, !created && o && o->replace, e)) < 0) goto fail;
     /* The old home is under the staging name now; if this fails, the next
      * warren removes it (the marker stays). */
-    if (wr_remove_tree(w->basefd, stage, NULL) >= 0)
+    if (wr_archive_stage_remove(w, stage, NULL) >= 0)
         wr_archive_marker_drop(w, "stage", stage, &marker);
     else
         closep(&marker);
@@ -705,7 +732,7 @@ static int import_into(warren *w, const wr_tenant *t, bool created, int infd,
     res->stats = cres.st;
     return 0;
 fail:
-    (void)wr_remove_tree(w->basefd, stage, NULL);
+    (void)wr_archive_stage_remove(w, stage, NULL);
     wr_archive_marker_drop(w, "stage", stage, &marker);
     return r;
 }

@@ -23,6 +23,10 @@ typedef struct warren warren;
 int wr_archive_marker(warren *w, const char *kind, const char *name, int *ret_fd, wr_err *e);
 /* Removes the marker and releases its lock. */
 void wr_archive_marker_drop(warren *w, const char *kind, const char *name, int *fd);
+/* Removes staging directory `name` in the users base with everything in it:
+ * a btrfs subvolume (the stage of a btrfs home, or the old home it replaced)
+ * as one, subvolumes the tenant made inside included; else as a tree. */
+int wr_archive_stage_remove(warren *w, const char *name, wr_err *e);
 
 #define WR_ARCHIVE_VERSION 1
 #define WR_ARCHIVE_HEADER "warren-header.json"

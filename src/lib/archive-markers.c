@@ -16,6 +16,7 @@
 #include "warren-archive.h"
 #include "cgroup.h"
 #include "fs.h"
+#include "storage-internal.h"
 #include "util.h"
 #include "warren-internal.h"
 
@@ -71,12 +72,17 @@ void wr_archive_marker_drop(warren *w, const char *kind, const char *name, int *
     *fd = -1;
 }
 
+int wr_archive_stage_remove(warren *w, const char *name, wr_err *e) {
+    if (wr_btrfs_is_subvolume(w->basefd, name)) return wr_btrfs_subvolume_delete(w->basefd, name, e);
+    return wr_remove_tree(w->basefd, name, e);
+}
+
 /* A stale marker's work: remove its staging directory, or thaw its tenant. */
 static int recover(warren *w, const char *marker, wr_err *e) {
     if (!strncmp(marker, "stage", 5)) {
         const char *stage = marker + 5;
         if (strncmp(stage, STAGE_PREFIX, strlen(STAGE_PREFIX)) || strchr(stage, '/')) return 0;
-        return wr_remove_tree(w->basefd, stage, e);
+        return wr_archive_stage_remove(w, stage, e);
     }
     if (!strncmp(marker, "freeze-", 7)) {
         if (wr_ensure_cgroups(w, NULL) < 0) return 0;

@@ -58,8 +58,9 @@ int wr_cgroup_run_release(wr_cgroups *c, const char *tenant, const char *run, in
 /* Kills every process in the cgroup open at `dirfd` (cgroup.kill) and waits,
  * up to a few seconds, until cgroup.events says it is empty; kind busy if it
  * is not by then. A killed cgroup is not for reuse: on current kernels a
- * process cloned into a cgroup after cgroup.kill was written there dies at
- * once, so each run gets a new cgroup. */
+ * process cloned into a cgroup after cgroup.kill was written there (or to an
+ * ancestor) dies at once, so a killed run's group is removed, never kept
+ * (wr_cgroup_run_release). */
 int wr_cgroup_kill(int dirfd, wr_err *e);
 /* Whether the cgroup still has processes (cgroup.events "populated 1"). */
 int wr_cgroup_populated(int dirfd, bool *ret, wr_err *e);

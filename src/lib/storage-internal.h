@@ -1,4 +1,5 @@
-/* The btrfs backend's operations (storage-btrfs.c), for storage.c only.
+/* The btrfs backend's operations (storage-btrfs.c), for storage.c and for
+ * import's staging of a btrfs home (archive-import.c, archive-markers.c).
  * Each takes directory fds, never paths: names are single components. */
 #pragma once
 

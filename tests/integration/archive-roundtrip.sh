@@ -122,6 +122,24 @@ ok "  nor /etc/shadow's" bash -c "! zstd -dc '$TEST_TMP/planted.tar.zst' | grep 
 like "  the symlink is archived as a link" "$(zstd -dc "$TEST_TMP/planted.tar.zst" | tar -tvf - 2>/dev/null | grep shadow-link)" "^l.* -> /etc/shadow"
 rm -f "$ha/sandboxes/secret-link" "$ha/sandboxes/shadow-link"
 
+# A home bigger than one job of zstd's worker threads (8 MiB at level 3), and
+# than the steps in which an export hands its file to writeback: every job
+# lands in the archive, in order, to a file and to a pipe alike.
+as_tenant "$ua" bash -c "
+  set -e; mkdir '$ha/sandboxes/big'
+  head -c 20000000 /dev/urandom > '$ha/sandboxes/big/random.bin'
+  for i in \$(seq 200000); do echo \"line \$i of a log that compresses\"; done > '$ha/sandboxes/big/log.txt'
+"
+big=$(tree "$ha")
+exits "export of a home over 25 MB" 0 export alice "$TEST_TMP/big.tar.zst"
+ok "  the archive is sound" bash -c "zstd -t -q '$TEST_TMP/big.tar.zst'"
+on_b exits "  it imports, checksums verified" 0 import alice-big "$TEST_TMP/big.tar.zst" --from alice --json
+is "  the same tree" "$(tree "$(echo "$out" | json 'd["user"]["home_dir"]')")" "$big"
+ok "  streamed to a pipe, it imports too" \
+  bash -c "'$WARREN' export alice - 2>/dev/null | '$WB' import alice-big2 - --from alice >/dev/null"
+is "  the same tree" "$(tree "$("$WB" user get alice-big2 --json | json 'd["home_dir"]')")" "$big"
+rm -rf "$ha/sandboxes/big"
+
 # A pactown archive, made as pactown's export_user_data makes it:
 # tar -czf OUT -C <users_base> <linux_username>, the home owned by its account.
 pt=pactown_$(printf '%s' user123 | sha256sum | cut -c1-8)

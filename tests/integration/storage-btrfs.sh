@@ -104,6 +104,35 @@ fi
 # A second tenant, and the dir backend forced on btrfs.
 exits "create another tenant" 0 user create bob@example.com --json
 ok "it has a subvolume too" btrfs subvolume show "$(echo "$out" | json 'd["home_dir"]')"
+
+# Import into a btrfs home: the new home is a subvolume again, with the
+# tenant's qgroup limit, put in place by the same atomic exchange.
+bob_home=$(echo "$out" | json 'd["home_dir"]'); bob_uid=$(echo "$out" | json 'd["linux_uid"]')
+qlimit() { btrfs qgroup show -r --raw "$mnt" | awk -v q="0/$(btrfs subvolume show "$1" | awk '/Subvolume ID:/ { print $3 }')" '$1 == q { print $4 }'; }
+as "$bob_uid" bash -c "head -c 3000000 /dev/urandom > '$bob_home/sandboxes/data.bin'; echo hi > '$bob_home/sandboxes/note'"
+sum=$(sha256sum < "$bob_home/sandboxes/data.bin")
+exits "set bob's storage quota to 32M" 0 quota set bob@example.com --storage 32M
+exits "export bob" 0 export bob@example.com "$TEST_TMP/bob.tar.zst"
+as "$bob_uid" rm "$bob_home/sandboxes/note"
+exits "import --replace into bob's btrfs home" 0 import bob@example.com "$TEST_TMP/bob.tar.zst" --replace
+ok "  the new home is a subvolume" btrfs subvolume show "$bob_home"
+is "  with bob's limit on its qgroup" "$(qlimit "$bob_home")" 33554432
+is "  holding the archive's files" "$(cat "$bob_home/sandboxes/note"):$(sha256sum < "$bob_home/sandboxes/data.bin")" "hi:$sum"
+is "  the tenant's, 0700" "$(stat -c '%u %a' "$bob_home")" "$bob_uid 700"
+out=$(as "$bob_uid" dd if=/dev/urandom of="$bob_home/sandboxes/big" bs=1M count=64 conv=fsync 2>&1) && rc=0 || rc=$?
+like "  the kernel holds it to the limit" "$rc:$out" "^1:.*Disk quota exceeded"
+as "$bob_uid" rm -f "$bob_home/sandboxes/big"
+is "  no staging directory is left" "$(ls -A "$WARREN_USERS_BASE" | grep -c '^\.import-')" 0
+is "  and no subvolume but the homes" "$(btrfs subvolume list "$mnt" | awk '{ print $NF }' | sort | tr '\n' ' ')" "users/$(basename "$bob_home") "
+exits "import bob's archive into a new tenant" 0 import dora@example.com "$TEST_TMP/bob.tar.zst" --from bob@example.com --json
+dora_home=$(echo "$out" | json 'd["user"]["home_dir"]')
+ok "  its home is a subvolume" btrfs subvolume show "$dora_home"
+is "  limited by the quota the archive carried" "$(qlimit "$dora_home")" 33554432
+exits "set dora's quota to 2M" 0 quota set dora@example.com --storage 2M
+exits "  an archive bigger than it is refused" 1 import dora@example.com "$TEST_TMP/bob.tar.zst" --from bob@example.com --replace
+like "  naming the limit" "$err" "import limit of 2097152 bytes"
+is "  and the home is left as it was" "$(sha256sum < "$dora_home/sandboxes/data.bin")" "$sum"
+exits "delete dora" 0 user delete dora@example.com
 WARREN_STORAGE=dir run_warren user create carol@example.com --json
 is "with WARREN_STORAGE=dir a create succeeds on btrfs" "$rc" 0
 carol_home=$(echo "$out" | json 'd["home_dir"]')
