@@ -2,8 +2,8 @@
  *
  * The kernel's counters are cumulative (OOM kills, throttled time), so the
  * health word needs the previous look: each call keeps "oom_kills
- * throttled_usec at last_oom_at pids_refused" in the registry's meta table under
- * usage:<tenant>, and compares. A tenant looked at for the first time, with
+ * throttled_usec at last_oom_at pids_refused last_refused_at" in the
+ * registry's meta table under usage:<tenant>, and compares. A tenant looked at for the first time, with
  * runs going, is sampled twice 100 ms apart to tell whether it is being
  * throttled now. */
 #include "usage.h"
@@ -21,14 +21,16 @@
 
 typedef struct seen {
     uint64_t oom_kills, throttled_usec, pids_refused;
-    double at, last_oom_at;
+    double at, last_oom_at, last_refused_at;
 } seen;
 
 static bool load_seen(warren *w, const char *key, seen *s) {
     char buf[256];
     if (wr_store_get_meta(w->store, key, buf, sizeof buf, NULL) < 0) return false;
-    return sscanf(buf, "%" SCNu64 " %" SCNu64 " %lf %lf %" SCNu64, &s->oom_kills,
-                  &s->throttled_usec, &s->at, &s->last_oom_at, &s->pids_refused) == 5;
+    /* Five fields before warren kept the time of the last refused fork. */
+    return sscanf(buf, "%" SCNu64 " %" SCNu64 " %lf %lf %" SCNu64 " %lf", &s->oom_kills,
+                  &s->throttled_usec, &s->at, &s->last_oom_at, &s->pids_refused,
+                  &s->last_refused_at) >= 5;
 }
 
 int wr_tenant_usage(warren *w, const char *saas_user_id, wr_usage *ret, wr_err *e) {
@@ -55,11 +57,16 @@ int wr_tenant_usage(warren *w, const char *saas_user_id, wr_usage *ret, wr_err *
     if (cs.oom_kills > prev.oom_kills || (cs.oom_kills && cs.oom_kills < prev.oom_kills))
         prev.last_oom_at = now;
     bool throttled = had && cs.throttled_usec > prev.throttled_usec;
-    /* Forks the pids limit refused since the last look: at its quota. */
-    bool pids_refused = cs.pids_max_events > prev.pids_refused;
+    /* Forks the pids limit refused since the last look, or within the last
+     * minute: at its quota. (A bomb whose forks fail may burn out between
+     * two looks; one look just before must not hide it.) */
+    if (cs.pids_max_events > prev.pids_refused ||
+        (cs.pids_max_events && cs.pids_max_events < prev.pids_refused))
+        prev.last_refused_at = now;
+    bool pids_refused = prev.last_refused_at > 0 && now - prev.last_refused_at < 60;
     char val[256];
-    snprintf(val, sizeof val, "%" PRIu64 " %" PRIu64 " %.6f %.6f %" PRIu64, cs.oom_kills,
-             cs.throttled_usec, now, prev.last_oom_at, cs.pids_max_events);
+    snprintf(val, sizeof val, "%" PRIu64 " %" PRIu64 " %.6f %.6f %" PRIu64 " %.6f", cs.oom_kills,
+             cs.throttled_usec, now, prev.last_oom_at, cs.pids_max_events, prev.last_refused_at);
     (void)wr_store_set_meta(w->store, key, val, NULL);
 
     u.memory_current = cs.memory_current;
