@@ -278,18 +278,6 @@ static bool never_stale(const char *run, void *userdata) {
     return false;
 }
 
-/* What spawn.c reads at a run's end: the group's cpu usage. */
-static uint64_t cpu_usec(int cg) {
-    char buf[512];
-    int fd = openat(cg, "cpu.stat", O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
-    if (fd >= 0) close(fd);
-    if (n <= 0) return 0;
-    buf[n] = '\0';
-    const char *p = strstr(buf, "usage_usec ");
-    return p ? strtoull(p + 11, NULL, 10) : 0;
-}
-
 static double with_cgroup(const wr_tenant *t, unsigned i, int steps) {
     wr_err e = WR_ERR_INIT;
     double t0 = bench_now();
@@ -321,7 +309,7 @@ static double with_cgroup(const wr_tenant *t, unsigned i, int steps) {
     for (int k = 0; k < nv1; k++)
         close(v1[k]);
     /* As a run's end: its cpu usage read, then its group kept for the next. */
-    uint64_t usec = cpu_usec(cg);
+    uint64_t usec = wr_cgroup_cpu_usec(cg);
     int kept = wr_cgroup_run_release(W->cgroups, t->linux_username, run, cg, usec, &e);
     if (kept < 0) die("release", &e);
     if (!kept) close(cg);

@@ -27,6 +27,7 @@
  * not call. Its memory is a few pages, so its fork of the command is cheap.
  * The system calls are the x86-64 ones; spawn-protocol.h has the interface. */
 #include <asm/unistd.h>
+#include <linux/errno.h>
 #include <linux/prctl.h>
 #include <linux/signal.h>
 #include <linux/wait.h>
@@ -96,7 +97,7 @@ static _Noreturn void init_main(char **envp) {
 
     char **env, *path, **argv;
     if (split(envp, &env, &path, &argv) < 0) {
-        report r = {STEP_INIT, 22 /* EINVAL */, 0};
+        report r = {STEP_INIT, EINVAL, 0};
         SYS(__NR_write, INIT_FD_ERR, &r, sizeof r, 0);
         exit_group(INIT_EXIT_SETUP);
     }

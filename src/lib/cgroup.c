@@ -890,6 +890,11 @@ int wr_cg_read_key(int dirfd, const char *file, const char *key, uint64_t *ret) 
     return -ENOENT;
 }
 
+uint64_t wr_cgroup_cpu_usec(int dirfd) {
+    uint64_t v = 0;
+    return wr_cg_read_key(dirfd, "cpu.stat", "usage_usec", &v) < 0 ? 0 : v;
+}
+
 /* --- limits, attach, freeze, figures ---------------------------------------------- */
 
 static int tenant_limit(wr_cgroups *c, const char *tenant, const wr_quota *q, bool force,

@@ -62,6 +62,9 @@ int wr_cgroup_run_release(wr_cgroups *c, const char *tenant, const char *run, in
  * ancestor) dies at once, so a killed run's group is removed, never kept
  * (wr_cgroup_run_release). */
 int wr_cgroup_kill(int dirfd, wr_err *e);
+/* The cpu time, in microseconds, the cgroup open at dirfd has counted
+ * (cpu.stat usage_usec: cgroup2 keeps it with no controller), or 0. */
+uint64_t wr_cgroup_cpu_usec(int dirfd);
 /* Whether the cgroup still has processes (cgroup.events "populated 1"). */
 int wr_cgroup_populated(int dirfd, bool *ret, wr_err *e);
 /* Removes a run's cgroup (it must be empty: kill it first). Missing is fine. */

@@ -30,26 +30,17 @@ bool wr_rootfs_needs_new_mount_ns(const wr_rootfs *r) {
     return r->template_fd < 0;
 }
 
-static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
-    const unsigned char *b = data;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
 static uint64_t fnv_stat(uint64_t h, const struct stat *st) {
     uint64_t v[] = {st->st_dev, st->st_ino, st->st_mode, (uint64_t)st->st_mtim.tv_sec,
                     (uint64_t)st->st_mtim.tv_nsec};
-    return fnv1a(h, v, sizeof v);
+    return wr_fnv1a(h, v, sizeof v);
 }
 
 static int template_key(const wr_rootfs_spec *s, uint64_t *ret, wr_err *e) {
     struct stat st;
-    uint64_t h = 0xcbf29ce484222325ULL;
+    uint64_t h = WR_FNV_OFFSET;
     uint64_t head[] = {TEMPLATE_VERSION, s->uid, s->gid};
-    h = fnv1a(h, head, sizeof head);
+    h = wr_fnv1a(h, head, sizeof head);
     static const char *const host[] = {"/etc", "/etc/ssl", "/usr"};
     for (size_t i = 0; i < ELEMENTSOF(host); i++) {
         if (stat(host[i], &st) < 0) {
@@ -60,10 +51,10 @@ static int template_key(const wr_rootfs_spec *s, uint64_t *ret, wr_err *e) {
     }
     if (fstat(s->home_fd, &st) < 0) return wr_sys(e, errno, "rootfs: home '%s'", s->home_dir);
     uint64_t home[] = {st.st_dev, st.st_ino};
-    h = fnv1a(h, home, sizeof home);
-    h = fnv1a(h, s->home_dir, strlen(s->home_dir) + 1);
-    h = fnv1a(h, s->username, strlen(s->username) + 1);
-    h = fnv1a(h, s->hostname, strlen(s->hostname) + 1);
+    h = wr_fnv1a(h, home, sizeof home);
+    h = wr_fnv1a(h, s->home_dir, strlen(s->home_dir) + 1);
+    h = wr_fnv1a(h, s->username, strlen(s->username) + 1);
+    h = wr_fnv1a(h, s->hostname, strlen(s->hostname) + 1);
     *ret = h;
     return 0;
 }

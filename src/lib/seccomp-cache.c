@@ -41,30 +41,21 @@ typedef struct header {
     uint32_t len; /* instructions that follow */
 } header;
 
-static uint64_t fnv(uint64_t h, const void *data, size_t n) {
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
 static int cache_key(bool notify, uint64_t *ret) {
     struct stat st;
     if (stat("/proc/self/exe", &st) < 0) return -errno;
     struct utsname u;
     if (uname(&u) < 0) return -errno;
     const struct scmp_version *v = seccomp_version();
-    uint64_t h = 0xcbf29ce484222325ULL;
-    h = fnv(h, CACHE_MAGIC, 8);
+    uint64_t h = WR_FNV_OFFSET;
+    h = wr_fnv1a(h, CACHE_MAGIC, 8);
     uint64_t ids[] = {st.st_dev, st.st_ino, (uint64_t)st.st_size, (uint64_t)st.st_mtim.tv_sec,
                       (uint64_t)st.st_mtim.tv_nsec, notify,
                       v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0};
-    h = fnv(h, ids, sizeof ids);
-    h = fnv(h, u.release, strlen(u.release));
-    h = fnv(h, u.version, strlen(u.version));
-    h = fnv(h, u.machine, strlen(u.machine));
+    h = wr_fnv1a(h, ids, sizeof ids);
+    h = wr_fnv1a(h, u.release, strlen(u.release));
+    h = wr_fnv1a(h, u.version, strlen(u.version));
+    h = wr_fnv1a(h, u.machine, strlen(u.machine));
     *ret = h;
     return 0;
 }

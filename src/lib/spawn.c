@@ -714,15 +714,10 @@ int wr_run_pidfd(const wr_run *r) {
     return r->pidfd;
 }
 
-static uint64_t cgroup_cpu_usec(int cgfd) {
-    _cleanup_close_ int fd = openat(cgfd, "cpu.stat", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    char buf[512];
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    if (n <= 0) return 0;
-    buf[n] = '\0';
-    const char *p = strstr(buf, "usage_usec ");
-    return p ? strtoull(p + 11, NULL, 10) : 0;
+/* The run's cpu time: what its group counted, less what a kept group had
+ * counted for earlier runs. */
+static double run_cpu_seconds(const wr_run *r, uint64_t usec) {
+    return (double)(usec - (usec < r->cpu_base ? usec : r->cpu_base)) / 1e6;
 }
 
 /* Reaps the program and records how it ended. */
@@ -748,8 +743,8 @@ static void reap(wr_run *r) {
 /* Ends what is left in the run's cgroup and removes it. */
 static int end_tree(wr_run *r, wr_err *e) {
     if (r->cgroup_fd < 0) return 0;
-    uint64_t usec = cgroup_cpu_usec(r->cgroup_fd);
-    r->result.cpu_seconds = (double)(usec - (usec < r->cpu_base ? usec : r->cpu_base)) / 1e6;
+    uint64_t usec = wr_cgroup_cpu_usec(r->cgroup_fd);
+    r->result.cpu_seconds = run_cpu_seconds(r, usec);
     /* A run that ended by itself leaves its group, if empty, to the tenant's
      * next run (wr_cgroup_run_take); a killed one's group goes, since a
      * process cloned into it later would die at once (a SIGKILL may have come
@@ -768,9 +763,8 @@ static int end_tree(wr_run *r, wr_err *e) {
     if (rc == -EBUSY) {
         r->killed = true;
         if ((rc = wr_cgroup_kill(r->cgroup_fd, e)) >= 0) {
-            usec = cgroup_cpu_usec(r->cgroup_fd);
-            r->result.cpu_seconds =
-                (double)(usec - (usec < r->cpu_base ? usec : r->cpu_base)) / 1e6;
+            usec = wr_cgroup_cpu_usec(r->cgroup_fd);
+            r->result.cpu_seconds = run_cpu_seconds(r, usec);
             rc = wr_cgroup_run_remove(r->w->cgroups, r->tenant, r->group, e);
         }
     } else if (rc < 0 && e && e->kind == WR_ERR_NONE)

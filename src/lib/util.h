@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,18 @@ static inline int strscpy(char *dst, size_t n, const char *src) {
     if (l >= n) return -ENAMETOOLONG;
     memcpy(dst, src, l + 1);
     return 0;
+}
+
+/* FNV-1a, 64 bits: a cache key (kept roots, the seccomp filter), not a
+ * checksum against tampering. Start with WR_FNV_OFFSET. */
+#define WR_FNV_OFFSET 0xcbf29ce484222325ULL
+static inline uint64_t wr_fnv1a(uint64_t h, const void *data, size_t n) {
+    const unsigned char *b = data;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
 }
 
 /* Seconds since the epoch with microseconds, as pactown's time.time(). */
