@@ -6,34 +6,6 @@
 #include "usage.h"
 #include "util.h"
 
-static json_t *limit_json(int64_t v) {
-    return wr_quota_limited(v) ? json_integer((json_int_t)v) : json_null();
-}
-
-static json_t *usage_json(const wr_usage *u) {
-    json_t *cpu_quota = wr_quota_limited(u->quota.cpu_milli)
-                            ? json_real((double)u->quota.cpu_milli / 1000)
-                            : json_null();
-    return json_pack(
-        "{s:s,s:s,s:s,s:i,s:b,"
-        "s:{s:I,s:I,s:o},s:{s:f,s:f,s:I,s:o},s:{s:I,s:I,s:o},"
-        "s:{s:I,s:I,s:o},s:{s:I,s:I},s:I,s:I}",
-        "saas_user_id", u->tenant.saas_user_id, "linux_username", u->tenant.linux_username,
-        "health", u->health, "runs", (int)u->runs, "frozen", u->frozen, /**/
-        "memory", "current", (json_int_t)u->memory_current, "peak", (json_int_t)u->memory_peak,
-        "max", limit_json(u->quota.memory), /**/
-        "cpu", "seconds", u->cpu_seconds, "throttled_seconds", u->throttled_seconds,
-        "nr_throttled", (json_int_t)u->nr_throttled, "max_cores", cpu_quota, /**/
-        "pids", "current", (json_int_t)u->pids_current, "peak", (json_int_t)u->pids_peak, "max",
-        limit_json(u->quota.pids), /**/
-        "storage", "bytes", (json_int_t)u->storage_bytes, "inodes",
-        (json_int_t)u->storage_inodes, "max", limit_json(u->quota.storage), /**/
-        "network", "rx_bytes", (json_int_t)u->net_rx_bytes, "tx_bytes",
-        (json_int_t)u->net_tx_bytes, /**/
-        "oom_kills", (json_int_t)u->oom_kills, "refused_syscalls",
-        (json_int_t)u->refused_syscalls);
-}
-
 /* A quota for the text view: its value, or "none". */
 static void lim_text(void (*fmt)(int64_t, char *, size_t), int64_t v, char *buf, size_t n) {
     if (wr_quota_limited(v))
@@ -50,8 +22,9 @@ static void print_usage_text(const wr_usage *u) {
     printf("memory      %.1f MiB now, %.1f MiB peak (quota %s)\n", wr_size_mb(u->memory_current),
            wr_size_mb(u->memory_peak), lim);
     lim_text(wr_quota_format_cpu, u->quota.cpu_milli, lim, sizeof lim);
-    printf("cpu         %.2f s, throttled %.2f s (quota %s%s)\n", u->cpu_seconds,
-           u->throttled_seconds, lim, wr_quota_limited(u->quota.cpu_milli) ? " cores" : "");
+    printf("cpu         %.2f s, throttled %.2f s (quota %s%s; cpus %s)\n", u->cpu_seconds,
+           u->throttled_seconds, lim, wr_quota_limited(u->quota.cpu_milli) ? " cores" : "",
+           u->cpus[0] ? u->cpus : "all");
     lim_text(wr_quota_format_size, u->quota.pids, lim, sizeof lim);
     printf("processes   %llu now, %llu peak (quota %s)\n", (unsigned long long)u->pids_current,
            (unsigned long long)u->pids_peak, lim);
@@ -70,7 +43,7 @@ int cmd_stats(cli *c, char **args) {
     wr_usage u;
     if (wr_tenant_usage(c->w, args[0], &u, &e) < 0) return cli_fail(c, &e);
     if (c->json)
-        print_json(usage_json(&u));
+        print_json(wr_usage_json(&u));
     else
         print_usage_text(&u);
     return EXIT_OK;
@@ -112,7 +85,7 @@ int cmd_top(cli *c, char **args) {
     if (c->json) {
         json_t *list = json_array();
         for (size_t i = 0; i < m; i++)
-            json_array_append_new(list, usage_json(&us[i]));
+            json_array_append_new(list, wr_usage_json(&us[i]));
         print_json(json_pack("{s:I,s:o}", "count", (json_int_t)m, "tenants", list));
     } else {
         printf("%-28s %-10s %4s %9s %9s %8s %8s %5s %9s %4s\n", "TENANT", "HEALTH", "RUNS",

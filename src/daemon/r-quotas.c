@@ -60,35 +60,12 @@ int h_quotas_put(dreq *r) {
     return answer(r, r->params[0], 200);
 }
 
-static json_t *limit_json(int64_t v) {
-    return wr_quota_limited(v) ? json_integer((json_int_t)v) : json_null();
-}
-
 /* The shape of `warren stats --json`. */
 int h_usage(dreq *r) {
     wr_err e = WR_ERR_INIT;
     wr_usage u;
     if (wr_tenant_usage(srv_warren(r->s), r->params[0], &u, &e) < 0) return reply_wr_err(r, &e);
-    json_t *cpu_quota = wr_quota_limited(u.quota.cpu_milli)
-                            ? json_real((double)u.quota.cpu_milli / 1000)
-                            : json_null();
-    json_t *j = json_pack(
-        "{s:s,s:s,s:s,s:i,s:b,"
-        "s:{s:I,s:I,s:o},s:{s:f,s:f,s:I,s:o},s:{s:I,s:I,s:o},"
-        "s:{s:I,s:I,s:o},s:{s:I,s:I},s:I,s:I}",
-        "saas_user_id", u.tenant.saas_user_id, "linux_username", u.tenant.linux_username,
-        "health", u.health ? u.health : "ok", "runs", (int)u.runs, "frozen", u.frozen, /**/
-        "memory", "current", (json_int_t)u.memory_current, "peak", (json_int_t)u.memory_peak,
-        "max", limit_json(u.quota.memory), /**/
-        "cpu", "seconds", u.cpu_seconds, "throttled_seconds", u.throttled_seconds,
-        "nr_throttled", (json_int_t)u.nr_throttled, "max_cores", cpu_quota, /**/
-        "pids", "current", (json_int_t)u.pids_current, "peak", (json_int_t)u.pids_peak, "max",
-        limit_json(u.quota.pids), /**/
-        "storage", "bytes", (json_int_t)u.storage_bytes, "inodes", (json_int_t)u.storage_inodes,
-        "max", limit_json(u.quota.storage), /**/
-        "network", "rx_bytes", (json_int_t)u.net_rx_bytes, "tx_bytes",
-        (json_int_t)u.net_tx_bytes, /**/
-        "oom_kills", (json_int_t)u.oom_kills, "refused_syscalls", (json_int_t)u.refused_syscalls);
+    json_t *j = wr_usage_json(&u);
     if (!j) return reply_error(r, 500, "system", "cannot render the usage");
     return reply_json(r, 200, j);
 }

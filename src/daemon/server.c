@@ -399,6 +399,9 @@ static struct MHD_Daemon *start_mhd(srv *s, const struct sockaddr *sa, int liste
         sa ? (intptr_t)sa : (intptr_t)listen_fd, MHD_OPTION_END);
 }
 
+/* How long the daemon must have had nothing to do before its upkeep. */
+#define UPKEEP_IDLE_MS 200
+
 static void loop(srv *s) {
     struct epoll_event evs[64];
     for (;;) {
@@ -410,8 +413,13 @@ static void loop(srv *s) {
         int rt = runs_timeout_ms(s);
         if (rt >= 0 && (timeout < 0 || rt < timeout)) timeout = rt;
         if (s->stopping && (timeout < 0 || timeout > 100)) timeout = 100;
+        /* Registry upkeep waits for a quiet moment, not for a request. */
+        bool upkeep = wr_maintain_due(srv_warren(s)) &&
+                      (timeout < 0 || timeout >= UPKEEP_IDLE_MS);
+        if (upkeep) timeout = UPKEEP_IDLE_MS;
         int n = epoll_wait(s->epfd, evs, 64, timeout);
         if (n < 0 && errno != EINTR) break;
+        if (n == 0 && upkeep) wr_maintain(srv_warren(s));
         for (int i = 0; i < n; i++) {
             loop_tag *tag = evs[i].data.ptr;
             if (tag == &tag_signal) {

@@ -24,8 +24,9 @@ enum {
     WR_V1_CPU = 1u << 1,
     WR_V1_CPUACCT = 1u << 2,
     WR_V1_PIDS = 1u << 3,
+    WR_V1_CPUSET = 1u << 4,
 };
-#define WR_V1_HIER_MAX 4
+#define WR_V1_HIER_MAX 5
 
 typedef struct wr_v1_hier {
     unsigned ctrls; /* the WR_V1_* this hierarchy has (cpu,cpuacct are often together) */
@@ -91,6 +92,27 @@ const char *wr_cg_below(const char *path, const char *root);
 /* One directory name for a tenant (checked like cgroup.c's names). */
 int wr_cg_check_name(const char *what, const char *name, wr_err *e);
 
+/* cgroup-cpus.c: CPU sets and the placement of a tenant on CPUs. */
+#define WR_CPUS_MAX 1024
+#define WR_CPUS_LIST_MAX 8192 /* the longest cpu list read ("0,2,4,...") */
+typedef struct wr_cpumask {
+    uint64_t bits[WR_CPUS_MAX / 64];
+} wr_cpumask;
+/* A kernel cpu list ("0-3,8\n"; "" is empty); -EINVAL for anything else. */
+int wr_cpus_parse(const char *list, wr_cpumask *ret);
+/* The list form of m, cut short if buf is. */
+void wr_cpus_format(const wr_cpumask *m, char *buf, size_t size);
+int wr_cpus_read(int dirfd, const char *file, wr_cpumask *ret);
+bool wr_cpus_has(const wr_cpumask *m, unsigned cpu);
+unsigned wr_cpus_count(const wr_cpumask *m);
+bool wr_cpus_equal(const wr_cpumask *a, const wr_cpumask *b);
+/* The CPUs of `all` a tenant with this cpu quota is placed on: as many as
+ * the quota needs rounded up, those that the fewest other tenants' `file`
+ * (cpuset.cpus in their groups below warren_fd) hold. False, with *ret =
+ * *all, when the quota is unlimited or needs every CPU. */
+bool wr_cg_place(int warren_fd, const char *file, const char *tenant, const wr_cpumask *all,
+                 int64_t cpu_milli, wr_cpumask *ret);
+
 /* cgroup-v1.c */
 /* Finds the v1 hierarchies from the text of /proc/self/mountinfo and
  * /proc/self/cgroup (read once by wr_cgroups_open); how many. */
@@ -106,9 +128,11 @@ int wr_cg1_tenant_remove(wr_cgroups *c, const char *tenant, wr_err *e);
 int wr_cg1_open_procs(wr_cgroups *c, const char *tenant, int fds[], size_t max, wr_err *e);
 
 /* cgroup-v2.c */
-/* Whether warren's own group can have memory, cpu and pids (cgroup.controllers). */
+/* Whether warren's own group can have memory, cpu and pids (cgroup.controllers);
+ * cpuset is switched on too where it is there. */
 bool wr_cg2_available(int own_fd);
 int wr_cg2_enable(wr_cgroups *c, wr_err *e);
-int wr_cg2_limit(int tenant_fd, const char *where, const wr_quota *q, wr_err *e);
+int wr_cg2_limit(int warren_fd, int tenant_fd, const char *where, const char *tenant,
+                 const wr_quota *q, wr_err *e);
 void wr_cg2_stats(int tenant_fd, bool controllers, wr_cgroup_stats *st);
 int wr_cg2_freeze(int fd, bool freeze, const char *where, wr_err *e);

@@ -34,10 +34,11 @@ static const struct {
     {"cpu", WR_V1_CPU},
     {"cpuacct", WR_V1_CPUACCT},
     {"pids", WR_V1_PIDS},
+    {"cpuset", WR_V1_CPUSET},
 };
 
 /* The WR_V1_* bits of a comma-separated controller list; *other says
- * whether it names anything else (name=systemd, cpuset, ...). */
+ * whether it names anything else (name=systemd, net_cls, ...). */
 static unsigned ctrl_mask(const char *list, bool *other) {
     unsigned m = 0;
     *other = false;
@@ -69,8 +70,8 @@ static int own_path_of(const char *proc_cgroup, unsigned mask, char **ret, wr_er
         *c2 = '\0';
         bool other;
         unsigned m = ctrl_mask(c1 + 1, &other);
-        /* A co-mounted extra controller (cpuset with cpu, say) is fine: the
-         * mount and this line then name the same set. */
+        /* A co-mounted extra controller (net_cls with cpu, say) is fine:
+         * the mount and this line then name the same set. */
         if (m != mask) continue;
         if (c2[1] != '/' || strstr(c2 + 1, "/..") )
             return wr_fail(e, WR_ERR_SYSTEM, ENOENT,
@@ -145,6 +146,26 @@ static int open_dir_at(int dirfd, const char *name) {
     return openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
+/* A v1 cpuset group starts with no CPUs and no memory nodes, and no task
+ * can join it so: warren's group takes its parent's, and hands its own to
+ * each tenant's group as it is made (cgroup.clone_children), before any
+ * limit is written. Checked once per handle, so a group some other program
+ * made is filled too. */
+static int cpuset_fill(const wr_v1_hier *h, int own, int fd, wr_err *e) {
+    static const char *const files[] = {"cpuset.cpus", "cpuset.mems"};
+    for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+        char mine[WR_CPUS_LIST_MAX], parent[WR_CPUS_LIST_MAX];
+        int r = wr_cg_read(fd, files[i], mine, sizeof mine);
+        if (r == 0 && mine[0] != '\n' && mine[0]) continue;
+        if (r == 0) r = wr_cg_read(own, files[i], parent, sizeof parent);
+        if (r == 0) r = wr_cg_write(fd, files[i], parent);
+        if (r < 0) return wr_sys(e, -r, "setting %s/warren/%s from %s", h->own, files[i], h->own);
+    }
+    int r = wr_cg_write(fd, "cgroup.clone_children", "1");
+    if (r < 0) return wr_sys(e, -r, "setting %s/warren/cgroup.clone_children", h->own);
+    return 0;
+}
+
 static int warren_fd(wr_v1_hier *h, wr_err *e) {
     if (h->warren_fd >= 0) return h->warren_fd;
     _cleanup_close_ int own = open(h->own, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -157,6 +178,10 @@ static int warren_fd(wr_v1_hier *h, wr_err *e) {
         fd = open_dir_at(own, "warren");
     }
     if (fd < 0) return wr_sys(e, errno, "opening cgroup %s/warren", h->own);
+    if ((h->ctrls & WR_V1_CPUSET) && cpuset_fill(h, own, fd, e) < 0) {
+        close(fd);
+        return -EIO;
+    }
     return h->warren_fd = fd;
 }
 
@@ -268,6 +293,19 @@ static int limit_memory(wr_v1_hier *h, int fd, const char *tenant, int64_t v, wr
     return 0;
 }
 
+/* The tenant's CPUs (cgroup-cpus.c): its placement, or all of warren's. */
+static int limit_cpus(wr_v1_hier *h, const char *tenant, int64_t cpu_milli, wr_err *e) {
+    _cleanup_close_ int fd = tenant_fd(h, tenant, true, NULL, e);
+    if (fd < 0) return fd;
+    wr_cpumask all, placed;
+    int r = wr_cpus_read(h->warren_fd, "cpuset.cpus", &all);
+    if (r < 0) return wr_sys(e, -r, "reading %s/warren/cpuset.cpus", h->own);
+    wr_cg_place(h->warren_fd, "cpuset.cpus", tenant, &all, cpu_milli, &placed);
+    char list[WR_CPUS_LIST_MAX];
+    wr_cpus_format(&placed, list, sizeof list);
+    return set(fd, h, tenant, "cpuset.cpus", list, e);
+}
+
 int wr_cg1_limit(wr_cgroups *c, const char *tenant, const wr_quota *q, wr_err *e) {
     wr_v1_hier *h;
     char val[32];
@@ -294,6 +332,8 @@ int wr_cg1_limit(wr_cgroups *c, const char *tenant, const wr_quota *q, wr_err *e
     } else if (wr_quota_limited(q->cpu_milli) || wr_quota_limited(q->cpu_weight))
         return wr_fail(e, WR_ERR_SYSTEM, ENOTSUP,
                        "cpu quota: this host mounts no cgroup cpu controller");
+    if ((h = hier_of(c, WR_V1_CPUSET)) && (r = limit_cpus(h, tenant, q->cpu_milli, e)) < 0)
+        return r;
     if ((h = hier_of(c, WR_V1_PIDS))) {
         _cleanup_close_ int fd = tenant_fd(h, tenant, true, NULL, e);
         if (fd < 0) return fd;
@@ -346,6 +386,13 @@ int wr_cg1_stats(wr_cgroups *c, const char *tenant, wr_cgroup_stats *st, wr_err 
         if (h->ctrls & WR_V1_CPUACCT) {
             uint64_t ns = 0;
             if (wr_cg_read_u64(fd, "cpuacct.usage", &ns) == 0) st->cpu_usec = ns / 1000;
+        }
+        if (h->ctrls & WR_V1_CPUSET) {
+            wr_cpumask all, mine;
+            if (wr_cpus_read(h->warren_fd, "cpuset.cpus", &all) == 0 &&
+                wr_cpus_read(fd, "cpuset.cpus", &mine) == 0 && wr_cpus_count(&mine) &&
+                !wr_cpus_equal(&mine, &all))
+                wr_cpus_format(&mine, st->cpus, sizeof st->cpus);
         }
         if (h->ctrls & WR_V1_PIDS) {
             st->have_pids = true;

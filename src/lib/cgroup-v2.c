@@ -21,30 +21,32 @@
 #include "cgroup-internal.h"
 #include "util.h"
 
-#define CONTROLLERS "+memory +cpu +pids"
 #define SUPERVISOR "warren-supervisor"
 
-/* Whether every controller of CONTROLLERS is listed in the file. */
-static bool lists_all(int dirfd, const char *file) {
+/* Whether the space-separated list in the file names the controller. */
+static bool lists(int dirfd, const char *file, const char *controller) {
     char buf[512];
     if (wr_cg_read(dirfd, file, buf, sizeof buf) < 0) return false;
-    static const char *const need[] = {"memory", "cpu", "pids"};
-    for (size_t i = 0; i < ELEMENTSOF(need); i++) {
-        bool found = false;
-        char copy[512];
-        snprintf(copy, sizeof copy, "%s", buf);
-        char *save = NULL;
-        for (char *t = strtok_r(copy, " \n", &save); t; t = strtok_r(NULL, " \n", &save))
-            if (streq(t, need[i])) found = true;
-        if (!found) return false;
-    }
-    return true;
+    char *save = NULL;
+    for (char *t = strtok_r(buf, " \n", &save); t; t = strtok_r(NULL, " \n", &save))
+        if (streq(t, controller)) return true;
+    return false;
+}
+
+/* The controllers warren needs (memory, cpu, pids), and cpuset where the
+ * host offers it (tenants' CPU placement, cgroup-cpus.c). */
+static const char *const needed[] = {"memory", "cpu", "pids"};
+
+static bool lists_all(int dirfd, const char *file, bool cpuset) {
+    for (size_t i = 0; i < ELEMENTSOF(needed); i++)
+        if (!lists(dirfd, file, needed[i])) return false;
+    return !cpuset || lists(dirfd, file, "cpuset");
 }
 
 /* Moves this process (single-threaded, as the CLI is; a threaded daemon
  * must start in a delegated subgroup) into <own>/warren-supervisor when it is
  * the only process in <own>. */
-static int leave_own(wr_cgroups *c, wr_err *e) {
+static int leave_own(wr_cgroups *c, const char *controllers, wr_err *e) {
     char buf[256];
     int r = wr_cg_read(c->own_fd, "cgroup.procs", buf, sizeof buf);
     if (r < 0) return wr_sys(e, -r, "reading the cgroup.procs of warren's cgroup");
@@ -52,10 +54,10 @@ static int leave_own(wr_cgroups *c, wr_err *e) {
     snprintf(self, sizeof self, "%d\n", (int)getpid());
     if (!streq(buf, self))
         return wr_fail(e, WR_ERR_SYSTEM, EBUSY,
-                       "cgroup v2: cannot enable the memory, cpu and pids controllers below "
-                       "warren's cgroup %s/..: it holds other processes. Start warren in a "
-                       "delegated cgroup of its own, or in its subgroup " SUPERVISOR,
-                       c->path);
+                       "cgroup v2: cannot enable the %s controllers below warren's cgroup "
+                       "%s/..: it holds other processes. Start warren in a delegated cgroup of "
+                       "its own, or in its subgroup " SUPERVISOR,
+                       controllers, c->path);
     if (mkdirat(c->own_fd, SUPERVISOR, 0755) < 0 && errno != EEXIST)
         return wr_sys(e, errno, "creating cgroup %s/../" SUPERVISOR, c->path);
     _cleanup_close_ int sfd =
@@ -66,25 +68,27 @@ static int leave_own(wr_cgroups *c, wr_err *e) {
 }
 
 bool wr_cg2_available(int own_fd) {
-    return lists_all(own_fd, "cgroup.controllers");
+    return lists_all(own_fd, "cgroup.controllers", false);
 }
 
 int wr_cg2_enable(wr_cgroups *c, wr_err *e) {
     if (c->v2_enabled) return 0;
-    if (!lists_all(c->own_fd, "cgroup.subtree_control")) {
-        int r = wr_cg_write(c->own_fd, "cgroup.subtree_control", CONTROLLERS);
+    bool cpuset = lists(c->own_fd, "cgroup.controllers", "cpuset");
+    const char *controllers = cpuset ? "+memory +cpu +pids +cpuset" : "+memory +cpu +pids";
+    if (!lists_all(c->own_fd, "cgroup.subtree_control", cpuset)) {
+        int r = wr_cg_write(c->own_fd, "cgroup.subtree_control", controllers);
         if (r == -EBUSY) {
-            if ((r = leave_own(c, e)) < 0) return r;
-            r = wr_cg_write(c->own_fd, "cgroup.subtree_control", CONTROLLERS);
+            if ((r = leave_own(c, controllers, e)) < 0) return r;
+            r = wr_cg_write(c->own_fd, "cgroup.subtree_control", controllers);
         }
         if (r < 0)
-            return wr_sys(e, -r, "enabling %s in %s/../cgroup.subtree_control", CONTROLLERS,
+            return wr_sys(e, -r, "enabling %s in %s/../cgroup.subtree_control", controllers,
                           c->path);
     }
-    if (!lists_all(c->dir_fd, "cgroup.subtree_control")) {
-        int r = wr_cg_write(c->dir_fd, "cgroup.subtree_control", CONTROLLERS);
+    if (!lists_all(c->dir_fd, "cgroup.subtree_control", cpuset)) {
+        int r = wr_cg_write(c->dir_fd, "cgroup.subtree_control", controllers);
         if (r < 0)
-            return wr_sys(e, -r, "enabling %s in %s/cgroup.subtree_control", CONTROLLERS,
+            return wr_sys(e, -r, "enabling %s in %s/cgroup.subtree_control", controllers,
                           c->path);
     }
     c->v2_enabled = true;
@@ -97,9 +101,25 @@ static int set(int fd, const char *where, const char *file, const char *value, w
     return 0;
 }
 
-int wr_cg2_limit(int fd, const char *where, const wr_quota *q, wr_err *e) {
+/* The tenant's CPUs (cgroup-cpus.c): its placement, or empty, which in v2
+ * means all of its parent's. */
+static int limit_cpus(int warren_fd, int fd, const char *where, const char *tenant,
+                      int64_t cpu_milli, wr_err *e) {
+    if (faccessat(fd, "cpuset.cpus", F_OK, 0) < 0) return 0; /* no cpuset controller */
+    wr_cpumask all, placed;
+    int r = wr_cpus_read(warren_fd, "cpuset.cpus.effective", &all);
+    if (r < 0) return wr_sys(e, -r, "reading %s/../cpuset.cpus.effective", where);
+    char list[WR_CPUS_LIST_MAX] = "\n";
+    if (wr_cg_place(warren_fd, "cpuset.cpus", tenant, &all, cpu_milli, &placed))
+        wr_cpus_format(&placed, list, sizeof list);
+    return set(fd, where, "cpuset.cpus", list, e);
+}
+
+int wr_cg2_limit(int warren_fd, int fd, const char *where, const char *tenant, const wr_quota *q,
+                 wr_err *e) {
     char val[64];
     int r;
+    if ((r = limit_cpus(warren_fd, fd, where, tenant, q->cpu_milli, e)) < 0) return r;
     /* The controllers stop at the tenant's group: its runs' groups (below
      * it) are limited as a whole by it, and a memory cgroup made and
      * removed for every run would cost each run more than the rest of its
@@ -156,6 +176,9 @@ void wr_cg2_stats(int fd, bool controllers, wr_cgroup_stats *st) {
     wr_cg_read_u64(fd, "pids.peak", &st->pids_peak);
     read_limit(fd, "pids.max", &st->pids_max);
     wr_cg_read_key(fd, "pids.events", "max", &st->pids_max_events);
+    wr_cpumask mine;
+    if (wr_cpus_read(fd, "cpuset.cpus", &mine) == 0 && wr_cpus_count(&mine))
+        wr_cpus_format(&mine, st->cpus, sizeof st->cpus);
 }
 
 static int64_t now_ms(void) {

@@ -943,7 +943,7 @@ static int tenant_limit(wr_cgroups *c, const char *tenant, const wr_quota *q, bo
     if (c->backend == WR_CG_V2) {
         char where[PATH_MAX];
         snprintf(where, sizeof where, "%s/%s", c->path, tenant);
-        return wr_cg2_limit(*tfd, where, q, e);
+        return wr_cg2_limit(c->dir_fd, *tfd, where, tenant, q, e);
     }
     if (c->backend == WR_CG_HYBRID) return wr_cg1_limit(c, tenant, q, e);
     if (wr_quota_limited(q->memory) || wr_quota_limited(q->cpu_milli) ||

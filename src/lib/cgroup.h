@@ -104,7 +104,7 @@ int wr_cgroup_tenant_limit(wr_cgroups *c, const char *tenant, const struct wr_qu
  * can fork: the
  * v1 hierarchies cannot be reached with CLONE_INTO_CGROUP. */
 int wr_cgroup_attach_fds(wr_cgroups *c, const char *tenant, int fds[], size_t max, wr_err *e);
-#define WR_CGROUP_ATTACH_MAX 4
+#define WR_CGROUP_ATTACH_MAX 5
 /* Freezes (or thaws) one run, or the whole tenant; waits until the kernel
  * says every process is frozen (cgroup.events "frozen 1"). */
 int wr_cgroup_run_freeze(wr_cgroups *c, const char *tenant, const char *run, bool freeze,
@@ -120,6 +120,7 @@ typedef struct wr_cgroup_stats {
     uint64_t oom_kills;  /* processes the OOM killer ended in the group */
     uint64_t memory_max_events; /* times usage hit the limit */
     uint64_t pids_max_events;   /* forks refused by the pids limit */
+    char cpus[256];      /* the CPUs the tenant is placed on; "": all of warren's */
     unsigned runs;       /* run groups below the tenant's */
     bool frozen;
     bool have_memory, have_cpu, have_pids;

@@ -201,6 +201,7 @@ struct wr_store {
     sqlite3 *db;
     char path[PATH_MAX];
     sqlite3_stmt *stmt[ST_MAX];
+    int wal_frames; /* the WAL's length after this connection's last commit */
 };
 
 static int db_fail(wr_store *s, wr_err *e, const char *what) {
@@ -317,15 +318,34 @@ static int busy_wait(void *userdata, int tries) {
     return 1;
 }
 
-/* Frames in the WAL before a commit truncates it (see wr_store_open). */
-#define WAL_CHECKPOINT_FRAMES 64
+/* Frames in the WAL (4 KiB each) before it is truncated (see wr_store_open):
+ * by wr_store_maintain, which the caller runs when nothing waits on it, and
+ * by a commit only once the log is much longer, for callers that never do. */
+#define WAL_MAINTAIN_FRAMES 64
+#define WAL_COMMIT_FRAMES 4096
+
+static void checkpoint(wr_store *s) {
+    /* A reader that keeps the log busy leaves it for a later time. */
+    if (sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) ==
+        SQLITE_OK)
+        s->wal_frames = 0;
+}
 
 static int wal_hook(void *userdata, sqlite3 *db, const char *name, int frames) {
-    (void)userdata;
-    /* A reader that keeps the log busy leaves it for a later commit. */
-    if (frames >= WAL_CHECKPOINT_FRAMES)
-        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    (void)db;
+    (void)name;
+    wr_store *s = userdata;
+    s->wal_frames = frames;
+    if (frames >= WAL_COMMIT_FRAMES) checkpoint(s);
     return SQLITE_OK;
+}
+
+bool wr_store_maintain_due(const wr_store *s) {
+    return s->wal_frames >= WAL_MAINTAIN_FRAMES;
+}
+
+void wr_store_maintain(wr_store *s) {
+    if (wr_store_maintain_due(s)) checkpoint(s);
 }
 
 int wr_store_open(const char *state_dir, wr_store **ret, wr_err *e) {
@@ -358,11 +378,14 @@ int wr_store_open(const char *state_dir, wr_store **ret, wr_err *e) {
      * recovery also forgets what earlier checkpoints copied: SQLite's own
      * passive checkpoint then copies the same frames again and never restarts
      * the log, so a WAL written by short processes only grows (9.5 MB after
-     * 300 CLI runs, all of it re-read by each). A truncating checkpoint every
-     * WAL_CHECKPOINT_FRAMES frames starts the log afresh, so a CLI call reads
-     * at most that many frames (256 KB) and the checkpoint's fsyncs are paid
-     * once per about 15 runs. */
-    sqlite3_wal_hook(s->db, wal_hook, NULL);
+     * 300 CLI runs, all of it re-read by each). A truncating checkpoint
+     * starts the log afresh. Its fsyncs take milliseconds, tens of them when
+     * another tenant keeps the disk busy, so no run's start or end waits for
+     * one: the log is truncated when the connection closes (a CLI call, after
+     * its work) or when its owner is idle (the daemon), once it holds
+     * WAL_MAINTAIN_FRAMES (256 KB, all a CLI call then reads); a commit does
+     * it only past WAL_COMMIT_FRAMES (16 MB), for a busy long-lived caller. */
+    sqlite3_wal_hook(s->db, wal_hook, s);
     if ((r = exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;", e)) < 0 ||
         (r = migrate(s, e)) < 0) {
         wr_store_close(s);
@@ -374,6 +397,7 @@ int wr_store_open(const char *state_dir, wr_store **ret, wr_err *e) {
 
 void wr_store_close(wr_store *s) {
     if (!s) return;
+    if (s->db) wr_store_maintain(s);
     for (int i = 0; i < ST_MAX; i++)
         sqlite3_finalize(s->stmt[i]);
     sqlite3_close(s->db);

@@ -21,6 +21,10 @@ typedef struct wr_store wr_store;
 /* Opens (creating if needed) <state_dir>/registry.db. */
 int wr_store_open(const char *state_dir, wr_store **ret, wr_err *e);
 void wr_store_close(wr_store *s);
+/* Truncates the WAL if it has grown past a few hundred KB since (fsyncs:
+ * run it when nothing waits, as wr_store_close does); whether that is due. */
+void wr_store_maintain(wr_store *s);
+bool wr_store_maintain_due(const wr_store *s);
 
 /* Write transactions. BEGIN IMMEDIATE, so writers queue here, not midway. */
 int wr_store_begin(wr_store *s, wr_err *e);

@@ -326,6 +326,14 @@ void wr_close(warren *w) {
     free(w);
 }
 
+bool wr_maintain_due(const warren *w) {
+    return wr_store_maintain_due(w->store);
+}
+
+void wr_maintain(warren *w) {
+    wr_store_maintain(w->store);
+}
+
 /* --- create ------------------------------------------------------------------ */
 
 static bool uid_free(warren *w, uid_t uid, wr_err *e, int *r) {

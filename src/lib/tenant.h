@@ -50,6 +50,10 @@ typedef struct warren warren;
 int wr_open(const wr_config *cfg, warren **ret, wr_err *e);
 void wr_close(warren *w);
 const wr_config *wr_config_of(const warren *w);
+/* Upkeep a long-lived caller runs when idle (the registry's log, which
+ * wr_close also trims): whether any is due, and doing it. */
+bool wr_maintain_due(const warren *w);
+void wr_maintain(warren *w);
 
 /* Creates the tenant; -EEXIST (kind exists) if it is registered already. */
 int wr_tenant_create(warren *w, const char *saas_user_id, wr_tenant *ret, wr_err *e);

@@ -79,6 +79,7 @@ int wr_tenant_usage(warren *w, const char *saas_user_id, wr_usage *ret, wr_err *
     u.oom_kills = cs.oom_kills;
     u.last_oom_at = prev.last_oom_at;
     u.runs = cs.runs;
+    snprintf(u.cpus, sizeof u.cpus, "%s", cs.cpus);
     u.frozen = cs.frozen;
     u.have_memory = cs.have_memory;
     u.have_cpu = cs.have_cpu;

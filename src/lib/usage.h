@@ -24,6 +24,7 @@ typedef struct wr_usage {
     uint64_t oom_kills;                  /* since the tenant's cgroup was made */
     double last_oom_at;                  /* 0: none seen */
     uint64_t refused_syscalls;
+    char cpus[256]; /* the CPUs the tenant is placed on; "": all (cgroup-cpus.c) */
     unsigned runs; /* running now */
     bool frozen;
     bool have_memory, have_cpu, have_pids, have_net;

@@ -4,7 +4,8 @@
 #    nothing left in the hierarchy after a run or a tenant ends;
 #  - with cgroup2 controllers (a v2-only host, or the KVM guest of
 #    tests/vm/run-in-guest, booted with cgroup_no_v1=all): the v2 backend's
-#    limits (memory.max, memory.swap.max, cpu.max, cpu.weight, pids.max), the
+#    limits (memory.max, memory.swap.max, cpu.max, cpu.weight, pids.max,
+#    cpuset.cpus), the
 #    no-internal-processes layout, OOM kills and refused forks counted by the
 #    kernel and reported by `warren stats`. On a host whose controllers are
 #    in v1 these cases are skipped (tests/integration/quota.sh covers v1).
@@ -77,6 +78,11 @@ else
   is "cpu.max: 0.25 core" "$(cat "$tg/cpu.max")" "25000 100000"
   is "cpu.weight" "$(cat "$tg/cpu.weight")" 50
   is "pids.max" "$(cat "$tg/pids.max")" 32
+  if [[ " $ctrls " == *" cpuset "* ]] && [ "$(nproc --all)" -ge 2 ]; then
+    like "cpuset.cpus: a quarter core is placed on one CPU" "$(cat "$tg/cpuset.cpus")" '^[0-9]+$'
+    run_warren run --level basic v2-alice -- awk '/^Cpus_allowed_list/ { print $2 }' /proc/self/status
+    is "  and its runs run there" "$out" "$(cat "$tg/cpuset.cpus")"
+  fi
   like "warren's group hands the controllers down" "$(cat "$cg2/warren/cgroup.subtree_control")" "memory"
   is "warren's group holds no process itself" "$(cat "$cg2/warren/cgroup.procs" | wc -l)" 0
   run_warren run --level basic v2-alice -- python3 -c 'a = []
@@ -93,6 +99,7 @@ while True: a.append(bytearray(8 << 20))'
   exits "quota set back to unlimited" 0 quota set v2-alice --memory max --cpu max --pids max
   is "memory.max back to max" "$(cat "$tg/memory.max")" max
   is "cpu.max back to max" "$(cat "$tg/cpu.max")" "max 100000"
+  [ -f "$tg/cpuset.cpus" ] && is "cpuset.cpus empty again: all of warren's" "$(cat "$tg/cpuset.cpus")" ""
 fi
 
 kill "$bobrun" 2>/dev/null; wait "$bobrun" 2>/dev/null

@@ -240,6 +240,48 @@ static void refusals_add_up(void **state) {
     wr_store_close(s);
 }
 
+static off_t wal_size(const char *sub) {
+    char path[TL_SCRATCH_MAX + 64];
+    snprintf(path, sizeof path, "%s/registry.db-wal", sub);
+    struct stat st;
+    return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* The WAL is truncated by upkeep (when asked, and at close), not by the
+ * commits a run makes: those never wait for a checkpoint's fsyncs until the
+ * log is 16 MB long. */
+static void wal_trimmed_by_upkeep(void **state) {
+    (void)state;
+    char sub[TL_SCRATCH_MAX + 16];
+    snprintf(sub, sizeof sub, "%s/wal", dir);
+    wr_store *s;
+    assert_int_equal(wr_store_open(sub, &s, NULL), 0);
+    assert_false(wr_store_maintain_due(s));
+    char key[32];
+    for (int i = 0; i < 200; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        assert_int_equal(wr_store_set_meta(s, key, "a value", NULL), 0);
+    }
+    /* 200 commits, one frame or more each: the log holds them all. */
+    assert_true(wal_size(sub) >= 200 * 4096);
+    assert_true(wr_store_maintain_due(s));
+    wr_store_maintain(s);
+    assert_int_equal(wal_size(sub), 0);
+    assert_false(wr_store_maintain_due(s));
+    for (int i = 0; i < 100; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        assert_int_equal(wr_store_set_meta(s, key, "another", NULL), 0);
+    }
+    assert_true(wal_size(sub) > 0);
+    wr_store_close(s);
+    assert_int_equal(wal_size(sub), 0); /* the next opener reads no log */
+    assert_int_equal(wr_store_open(sub, &s, NULL), 0);
+    char val[64];
+    assert_int_equal(wr_store_get_meta(s, "k99", val, sizeof val, NULL), 0);
+    assert_string_equal(val, "another");
+    wr_store_close(s);
+}
+
 /* A registry written by the first schema version opens, keeps its rows and
  * gains the newer tables. */
 static void older_schema_migrates(void **state) {
@@ -300,6 +342,7 @@ int main(void) {
         cmocka_unit_test(unopenable_dir_named),
         cmocka_unit_test(refusals_add_up),
         cmocka_unit_test(older_schema_migrates),
+        cmocka_unit_test(wal_trimmed_by_upkeep),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
