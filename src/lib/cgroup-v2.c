@@ -71,26 +71,35 @@ bool wr_cg2_available(int own_fd) {
     return lists_all(own_fd, "cgroup.controllers", false);
 }
 
+#define NEEDED "+memory +cpu +pids"
+#define WITH_CPUSET NEEDED " +cpuset"
+
+/* Writes the controllers into fd's cgroup.subtree_control unless they are
+ * there. cpuset is only wished for: where the kernel will not hand it down
+ * (a partition, a threaded subtree), the three others go on without it and
+ * tenants are simply not placed. */
+static int enable_in(int fd, bool *cpuset) {
+    if (lists_all(fd, "cgroup.subtree_control", *cpuset)) return 0;
+    int r = wr_cg_write(fd, "cgroup.subtree_control", *cpuset ? WITH_CPUSET : NEEDED);
+    if (r < 0 && r != -EBUSY && *cpuset) {
+        *cpuset = false;
+        r = wr_cg_write(fd, "cgroup.subtree_control", NEEDED);
+    }
+    return r;
+}
+
 int wr_cg2_enable(wr_cgroups *c, wr_err *e) {
     if (c->v2_enabled) return 0;
     bool cpuset = lists(c->own_fd, "cgroup.controllers", "cpuset");
-    const char *controllers = cpuset ? "+memory +cpu +pids +cpuset" : "+memory +cpu +pids";
-    if (!lists_all(c->own_fd, "cgroup.subtree_control", cpuset)) {
-        int r = wr_cg_write(c->own_fd, "cgroup.subtree_control", controllers);
-        if (r == -EBUSY) {
-            if ((r = leave_own(c, controllers, e)) < 0) return r;
-            r = wr_cg_write(c->own_fd, "cgroup.subtree_control", controllers);
-        }
-        if (r < 0)
-            return wr_sys(e, -r, "enabling %s in %s/../cgroup.subtree_control", controllers,
-                          c->path);
+    int r = enable_in(c->own_fd, &cpuset);
+    if (r == -EBUSY) {
+        if ((r = leave_own(c, cpuset ? WITH_CPUSET : NEEDED, e)) < 0) return r;
+        r = enable_in(c->own_fd, &cpuset);
     }
-    if (!lists_all(c->dir_fd, "cgroup.subtree_control", cpuset)) {
-        int r = wr_cg_write(c->dir_fd, "cgroup.subtree_control", controllers);
-        if (r < 0)
-            return wr_sys(e, -r, "enabling %s in %s/cgroup.subtree_control", controllers,
-                          c->path);
-    }
+    if (r < 0)
+        return wr_sys(e, -r, "enabling %s in %s/../cgroup.subtree_control", NEEDED, c->path);
+    if ((r = enable_in(c->dir_fd, &cpuset)) < 0)
+        return wr_sys(e, -r, "enabling %s in %s/cgroup.subtree_control", NEEDED, c->path);
     c->v2_enabled = true;
     return 0;
 }
