@@ -20,7 +20,8 @@ void print_usage(FILE *f) {
           "  --prefix P          account name prefix (WARREN_USER_PREFIX; warren_)\n"
           "  --uid-range A-B     UIDs for tenants (WARREN_UID_RANGE; 60001-299999)\n"
           "  --json              print the result as JSON\n"
-          "  -h, --help          help for warren or for a command\n\n"
+          "  -h, --help          help for warren or for a command\n"
+          "  --version           print warren's version\n\n"
           "Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 3 not found.\n"
           "Run 'warren help COMMAND' for the options of one command.\n",
           f);

@@ -216,6 +216,7 @@ enum {
     O_KEEP_HOME,
     O_EXIST_OK,
     O_HELP,
+    O_VERSION,
     O_LEVEL,
     O_SERVICE,
     O_CWD,
@@ -253,6 +254,7 @@ static const struct option options[] = {
     {"keep-home", no_argument, NULL, O_KEEP_HOME},
     {"exist-ok", no_argument, NULL, O_EXIST_OK},
     {"help", no_argument, NULL, O_HELP},
+    {"version", no_argument, NULL, O_VERSION},
     {"level", required_argument, NULL, O_LEVEL},
     {"service", required_argument, NULL, O_SERVICE},
     {"cwd", required_argument, NULL, O_CWD},
@@ -329,6 +331,11 @@ int main(int argc, char **argv) {
         case O_HELP:
             help = true;
             break;
+        case O_VERSION:
+            /* Whatever else the line says: a script asking which warren
+             * this is gets only that. */
+            printf("warren %s\n", WARREN_VERSION);
+            return EXIT_OK;
         case O_LEVEL:
             c.level = optarg;
             used_opts |= OPT_RUN;

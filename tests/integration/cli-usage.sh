@@ -8,6 +8,11 @@ exits "warren help" 0 help
 like "help lists every command" "$out" "user create.*user get.*user list.*user stats.*user delete.*sandbox path.*demo"
 like "help names the exit codes" "$out" "0 ok, 1 failure, 2 usage or invalid input, 3 not found"
 exits "warren --help" 0 --help
+exits "warren --version" 0 --version
+like "--version names warren and its version" "$out" "^warren [0-9]+\.[0-9]+\.[0-9]+$"
+exits "--version after a command still answers it" 0 user list --version
+run_warren help
+like "help lists --version" "$out" "--version  "
 for c in "user create" "user get" "user list" "user stats" "user delete" "sandbox path" "demo"; do
   # shellcheck disable=SC2086
   exits "warren $c --help" 0 $c --help
