@@ -16,7 +16,9 @@
  * of R rounds, after as many quiet runs as it gets (those are pooled), so
  * other load on a shared machine falls on the quiet and the attack rows
  * alike rather than on whichever row it coincides with. A p99 needs many
- * runs: 1,000 a row by default, 200 a round.
+ * runs: 1,000 a row by default, 200 a round. This process starts B's runs as
+ * the daemon does, and like the daemon it keeps off the CPUs placed tenants
+ * (A) run on (wr_supervisor_place; B's runs still get every CPU).
  *
  * Part 2, the cgroup's cost. The same child (clone3 with CLONE_VM |
  * CLONE_VFORK, execve /bin/true, waitpid, as spawn.c starts a basic run)
@@ -393,6 +395,12 @@ int main(int argc, char **argv) {
     q.cpu_milli = 500;
     q.nofile = 64;
     if (wr_quota_set(W, TENANT_A, &q, NULL, &e) < 0) die("A's quota", &e);
+    /* This process starts B's runs, as the daemon does, and like the daemon
+     * it keeps off the CPUs placed tenants (A) run on (supervisor.c). */
+    int kept_off = wr_supervisor_place(W, &e);
+    if (kept_off < 0) die("the supervisor's CPUs", &e);
+    printf("this process, B's supervisor as the daemon is, %s\n",
+           kept_off ? "keeps off A's CPU" : "runs on every CPU (none is free of A)");
 
     if (n) neighbours(n, rounds);
     if (m) cgroup_cost(m);

@@ -32,8 +32,10 @@
 
 extern char **environ;
 
-/* Starts warren-full with argv (argv[0] replaced), stdin/stdout as given. */
-static int helper(char **argv, int in, int out, pid_t *ret, wr_err *e) {
+/* Starts warren-full with argv (argv[0] replaced), stdin/stdout as given.
+ * The helper is warren's own work, not a run: it gets the daemon's first
+ * CPUs, not the ones the daemon keeps to (supervisor.c). */
+static int helper(warren *w, char **argv, int in, int out, pid_t *ret, wr_err *e) {
     char path[4096];
     int r = wr_full_program(path, sizeof path, e);
     if (r < 0) return r;
@@ -52,7 +54,9 @@ static int helper(char **argv, int in, int out, pid_t *ret, wr_err *e) {
     sigemptyset(&none);
     posix_spawnattr_setsigmask(&at, &none);
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK);
+    wr_supervisor_widen(w);
     int err = posix_spawn(ret, path, &fa, &at, argv, environ);
+    wr_supervisor_narrow(w);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     return err ? wr_sys(e, err, "cannot start %s", path) : 0;
@@ -167,7 +171,7 @@ int h_export(dreq *r) {
     if (pipe2(p, O_CLOEXEC) < 0) return reply_error(r, 500, "system", "pipe: %s", strerror(errno));
     char *argv[] = {NULL, "export", r->params[0], "-", "--format", gz ? "gz" : "zst", NULL};
     pid_t pid;
-    int q = helper(argv, -1, p[1], &pid, &e);
+    int q = helper(srv_warren(r->s), argv, -1, p[1], &pid, &e);
     close(p[1]);
     if (q < 0) {
         close(p[0]);
@@ -276,7 +280,7 @@ int h_import(dreq *r) {
     if (from) argv[n++] = "--from", argv[n++] = (char *)from;
     argv[n] = NULL;
     pid_t pid;
-    if (helper(argv, r->upload_fd, outfd, &pid, &e) < 0) {
+    if (helper(srv_warren(r->s), argv, r->upload_fd, outfd, &pid, &e) < 0) {
         close(outfd);
         return reply_wr_err(r, &e);
     }

@@ -556,6 +556,10 @@ int serve(const wr_config *cfg, const serve_opts *o, wr_err *e) {
         printf("warren: admin token in %s\n", s->admin_token_path);
         fflush(stdout);
     }
+    /* Off the CPUs placed tenants run on, while some CPU holds none
+     * (supervisor.c); the upkeep keeps it current. A host whose affinity
+     * cannot be read or set keeps the daemon where it is. */
+    (void)wr_supervisor_place(s->w, NULL);
     loop(s);
     if (s->unix_d && (!o->socket || *o->socket)) unlink(sock_path);
     r = 0;

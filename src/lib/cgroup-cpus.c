@@ -88,8 +88,8 @@ int wr_cpus_read(int dirfd, const char *file, wr_cpumask *ret) {
 }
 
 /* How many of the other tenants' placements (their `file` below warren's
- * group) hold each CPU. A group whose set is empty or all of `all` is not
- * placed. */
+ * group) hold each CPU; every tenant's when tenant is NULL. A group whose
+ * set is empty or all of `all` is not placed. */
 static void count_placed(int warren_fd, const char *file, const char *tenant,
                          const wr_cpumask *all, unsigned counts[]) {
     int fd = openat(warren_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -100,7 +100,8 @@ static void count_placed(int warren_fd, const char *file, const char *tenant,
     }
     struct dirent *de;
     while ((de = readdir(d))) {
-        if (de->d_type != DT_DIR || de->d_name[0] == '.' || streq(de->d_name, tenant)) continue;
+        if (de->d_type != DT_DIR || de->d_name[0] == '.' || (tenant && streq(de->d_name, tenant)))
+            continue;
         _cleanup_close_ int tfd =
             openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         wr_cpumask m;
@@ -138,5 +139,24 @@ bool wr_cg_place(int warren_fd, const char *file, const char *tenant, const wr_c
         taken[best] = true;
         set_bit(ret, cpus[best]);
     }
+    return true;
+}
+
+bool wr_cg_unplaced(int warren_fd, const char *file, const wr_cpumask *all, const wr_cpumask *from,
+                    wr_cpumask *ret) {
+    *ret = *from;
+    unsigned counts[WR_CPUS_MAX] = {0};
+    count_placed(warren_fd, file, NULL, all, counts);
+    wr_cpumask free_ = {{0}};
+    bool held = false;
+    for (unsigned c = 0; c < WR_CPUS_MAX; c++) {
+        if (!wr_cpus_has(from, c)) continue;
+        if (counts[c])
+            held = true;
+        else
+            set_bit(&free_, c);
+    }
+    if (!held || wr_cpus_count(&free_) == 0) return false;
+    *ret = free_;
     return true;
 }

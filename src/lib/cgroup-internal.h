@@ -112,6 +112,11 @@ bool wr_cpus_equal(const wr_cpumask *a, const wr_cpumask *b);
  * *all, when the quota is unlimited or needs every CPU. */
 bool wr_cg_place(int warren_fd, const char *file, const char *tenant, const wr_cpumask *all,
                  int64_t cpu_milli, wr_cpumask *ret);
+/* The CPUs of `from` that no tenant's placement holds (as wr_cg_place
+ * counts them). False, with *ret = *from, when no placement holds any of
+ * them, or every one. */
+bool wr_cg_unplaced(int warren_fd, const char *file, const wr_cpumask *all, const wr_cpumask *from,
+                    wr_cpumask *ret);
 
 /* cgroup-v1.c */
 /* Finds the v1 hierarchies from the text of /proc/self/mountinfo and
@@ -123,6 +128,8 @@ void wr_cg1_close(wr_cgroups *c);
 int wr_cg1_tenant_make(wr_cgroups *c, const char *tenant, bool *ret_made, int tasks[],
                        wr_err *e);
 int wr_cg1_limit(wr_cgroups *c, const char *tenant, const wr_quota *q, wr_err *e);
+/* wr_cg_unplaced in the cpuset hierarchy; false without one. */
+bool wr_cg1_unplaced(wr_cgroups *c, const wr_cpumask *from, wr_cpumask *ret);
 int wr_cg1_stats(wr_cgroups *c, const char *tenant, wr_cgroup_stats *st, wr_err *e);
 int wr_cg1_tenant_remove(wr_cgroups *c, const char *tenant, wr_err *e);
 int wr_cg1_open_procs(wr_cgroups *c, const char *tenant, int fds[], size_t max, wr_err *e);
@@ -135,4 +142,6 @@ int wr_cg2_enable(wr_cgroups *c, wr_err *e);
 int wr_cg2_limit(int warren_fd, int tenant_fd, const char *where, const char *tenant,
                  const wr_quota *q, wr_err *e);
 void wr_cg2_stats(int tenant_fd, bool controllers, wr_cgroup_stats *st);
+/* wr_cg_unplaced below warren's group; false without the cpuset controller. */
+bool wr_cg2_unplaced(int warren_fd, const wr_cpumask *from, wr_cpumask *ret);
 int wr_cg2_freeze(int fd, bool freeze, const char *where, wr_err *e);

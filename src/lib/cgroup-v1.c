@@ -306,6 +306,20 @@ static int limit_cpus(wr_v1_hier *h, const char *tenant, int64_t cpu_milli, wr_e
     return set(fd, h, tenant, "cpuset.cpus", list, e);
 }
 
+bool wr_cg1_unplaced(wr_cgroups *c, const wr_cpumask *from, wr_cpumask *ret) {
+    wr_v1_hier *h = hier_of(c, WR_V1_CPUSET);
+    wr_cpumask all;
+    *ret = *from;
+    if (!h) return false;
+    /* Found, never made: without warren's group no tenant is placed. */
+    if (h->warren_fd < 0) {
+        _cleanup_close_ int own = open(h->own, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (own >= 0) h->warren_fd = open_dir_at(own, "warren");
+    }
+    if (h->warren_fd < 0 || wr_cpus_read(h->warren_fd, "cpuset.cpus", &all) < 0) return false;
+    return wr_cg_unplaced(h->warren_fd, "cpuset.cpus", &all, from, ret);
+}
+
 int wr_cg1_limit(wr_cgroups *c, const char *tenant, const wr_quota *q, wr_err *e) {
     wr_v1_hier *h;
     char val[32];

@@ -124,6 +124,13 @@ static int limit_cpus(int warren_fd, int fd, const char *where, const char *tena
     return set(fd, where, "cpuset.cpus", list, e);
 }
 
+bool wr_cg2_unplaced(int warren_fd, const wr_cpumask *from, wr_cpumask *ret) {
+    wr_cpumask all;
+    *ret = *from;
+    if (wr_cpus_read(warren_fd, "cpuset.cpus.effective", &all) < 0) return false; /* no cpuset */
+    return wr_cg_unplaced(warren_fd, "cpuset.cpus", &all, from, ret);
+}
+
 int wr_cg2_limit(int warren_fd, int fd, const char *where, const char *tenant, const wr_quota *q,
                  wr_err *e) {
     char val[64];

@@ -956,6 +956,21 @@ static int tenant_limit(wr_cgroups *c, const char *tenant, const wr_quota *q, bo
     return 0;
 }
 
+bool wr_cgroup_unplaced_cpus(wr_cgroups *c, const cpu_set_t *from, cpu_set_t *ret) {
+    wr_cpumask f = {{0}}, u;
+    for (unsigned cpu = 0; cpu < WR_CPUS_MAX && cpu < CPU_SETSIZE; cpu++)
+        if (CPU_ISSET(cpu, from)) f.bits[cpu / 64] |= UINT64_C(1) << (cpu % 64);
+    bool some = c->backend == WR_CG_V2       ? wr_cg2_unplaced(c->dir_fd, &f, &u)
+                : c->backend == WR_CG_HYBRID ? wr_cg1_unplaced(c, &f, &u)
+                                             : false;
+    *ret = *from;
+    if (!some) return false;
+    CPU_ZERO(ret);
+    for (unsigned cpu = 0; cpu < WR_CPUS_MAX && cpu < CPU_SETSIZE; cpu++)
+        if (wr_cpus_has(&u, cpu)) CPU_SET(cpu, ret);
+    return true;
+}
+
 int wr_cgroup_attach_fds(wr_cgroups *c, const char *tenant, int fds[], size_t max, wr_err *e) {
     if (c->backend != WR_CG_HYBRID) return 0;
     int r = check_name("tenant", tenant, e);

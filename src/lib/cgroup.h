@@ -17,6 +17,7 @@
  * outside <own cgroup>. */
 #pragma once
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -126,6 +127,12 @@ typedef struct wr_cgroup_stats {
     bool have_memory, have_cpu, have_pids;
 } wr_cgroup_stats;
 int wr_cgroup_tenant_stats(wr_cgroups *c, const char *tenant, wr_cgroup_stats *ret, wr_err *e);
+
+/* The CPUs of `from` that no tenant is placed on (cgroup-cpus.c), for
+ * warren's own supervising thread (supervisor.c). True when some CPUs of
+ * `from` hold a placed tenant and some do not; otherwise false, with
+ * *ret = *from. */
+bool wr_cgroup_unplaced_cpus(wr_cgroups *c, const cpu_set_t *from, cpu_set_t *ret);
 
 /* --- tenant level, on the warren handle ----------------------------------------- */
 typedef struct warren warren;

@@ -326,6 +326,7 @@ static bool apply_change(wr_quota *q, const wr_quota *change) {
 int wr_quota_apply_cgroup(warren *w, const wr_tenant *t, const wr_quota *q, wr_err *e) {
     int r = wr_ensure_cgroups(w, e);
     if (r < 0) return r;
+    wr_supervisor_recheck(w); /* the tenant's placement may move */
     return wr_cgroup_tenant_limit(w->cgroups, t->linux_username, q, true, e);
 }
 

@@ -110,6 +110,15 @@ _Noreturn void wr_spawn_child(const plan *p) {
     for (int i = 0; i < p->ncgroup_v1; i++)
         CHECK(p, STEP_CGROUP_V1, write(p->cgroup_v1[i], "0", 1) == 1);
 
+    /* A supervisor kept off the CPUs placed tenants run on (supervisor.c)
+     * must not hold its runs there too. Joining the tenant's cpuset does not
+     * undo it: the kernel keeps an affinity asked for with sched_setaffinity
+     * (which the child inherited) within every cpuset it is moved to. So the
+     * child asks for the supervisor's first CPUs, and the kernel narrows
+     * them to its tenant's cpuset. Not a step that fails the run: at worst
+     * it runs where the supervisor does. */
+    if (p->cpus) (void)sched_setaffinity(0, sizeof *p->cpus, p->cpus);
+
     /* If warren dies, the run must not outlive it unwatched. The parent may
      * have died before this line: then the death signal never comes. */
     CHECK(p, STEP_PARENT_DEATH, prctl(PR_SET_PDEATHSIG, SIGKILL) == 0);

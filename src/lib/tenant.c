@@ -327,11 +327,12 @@ void wr_close(warren *w) {
 }
 
 bool wr_maintain_due(const warren *w) {
-    return wr_store_maintain_due(w->store);
+    return wr_store_maintain_due(w->store) || wr_supervisor_due(w);
 }
 
 void wr_maintain(warren *w) {
     wr_store_maintain(w->store);
+    if (wr_supervisor_due(w)) (void)wr_supervisor_place(w, NULL);
 }
 
 /* --- create ------------------------------------------------------------------ */

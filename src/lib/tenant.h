@@ -54,6 +54,17 @@ const wr_config *wr_config_of(const warren *w);
  * wr_close also trims): whether any is due, and doing it. */
 bool wr_maintain_due(const warren *w);
 void wr_maintain(warren *w);
+/* For a long-lived supervisor (the daemon): keeps the calling thread off
+ * the CPUs that tenants with a fractional cpu quota are placed on, while
+ * some of its CPUs hold none (supervisor.c says why); its runs still get
+ * every CPU their tenant may use. From then on wr_maintain keeps it
+ * current. 1 if the thread is kept off some CPUs, 0 if not. */
+int wr_supervisor_place(warren *w, wr_err *e);
+/* Around starting a process that is warren's own work (an export or import
+ * helper): the thread takes its first CPUs back for the child to inherit,
+ * then keeps off again. Nothing when it is not kept off any. */
+void wr_supervisor_widen(warren *w);
+void wr_supervisor_narrow(warren *w);
 
 /* Creates the tenant; -EEXIST (kind exists) if it is registered already. */
 int wr_tenant_create(warren *w, const char *saas_user_id, wr_tenant *ret, wr_err *e);

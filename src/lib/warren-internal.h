@@ -7,6 +7,7 @@
 #include "config.h"
 #include "err.h"
 #include "store.h"
+#include "supervisor.h"
 #include "tenant.h"
 #include "uidset.h"
 
@@ -18,6 +19,7 @@ struct warren {
     int lockfd;                 /* <state_dir>/lock: one mutation at a time, host-wide */
     wr_cgroups *cgroups;        /* opened on the first run */
     struct wr_seccomp *seccomp; /* the strong level's filter, built on first use */
+    wr_supervisor supervisor;   /* the calling thread's CPUs, once placed (supervisor.c) */
 };
 
 /* Opens the cgroup hierarchy runs are tracked in, on first use. */

@@ -2,8 +2,11 @@
 # the quota needs, rounded up (src/lib/cgroup-cpus.c), so a CPU-bound tenant
 # never sits on every core at once. Checked from inside the runs
 # (Cpus_allowed_list), against `warren stats`, and against a run that tries
-# to widen its own affinity.
+# to widen its own affinity. The daemon, which supervises every run, keeps
+# off the CPUs placed tenants run on while some CPU holds none
+# (src/lib/supervisor.c); its runs still get every CPU their tenant may use.
 source "$WARREN_SRC/tests/lib/tap.sh"
+source "$WARREN_SRC/tests/lib/daemon.sh"
 
 n=$(nproc --all)
 cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
@@ -29,6 +32,55 @@ a=$(cpus_of pl-a)
 like "A's runs are placed on one CPU" "$a" '^[0-9]+$'
 is "  the one stats reports" "$(placed_of pl-a)" "$a"
 like "  and the text view says so" "$("$WARREN" stats pl-a)" "cpus $a\)"
+# without CPU...: every CPU but those, as the kernel writes the list.
+without() { python3 -c '
+import sys
+n, drop = int(sys.argv[1]), {int(c) for c in sys.argv[2:]}
+keep = [c for c in range(n) if c not in drop]
+out, i = [], 0
+while i < len(keep):
+    j = i
+    while j + 1 < len(keep) and keep[j + 1] == keep[j] + 1: j += 1
+    out.append(str(keep[i]) if i == j else "%d-%d" % (keep[i], keep[j]))
+    i = j + 1
+print(",".join(out))' "$n" "$@"; }
+daemon_cpus() { awk '/^Cpus_allowed_list/ { print $2 }' "/proc/$DAEMON_PID/status"; }
+# api_cpus TENANT: the Cpus_allowed_list a run of TENANT started by the daemon sees.
+api_cpus() {
+  api POST "/v1/tenants/$1/runs" '{"shell":"awk \"/^Cpus_allowed_list/ { print \\$2 }\" /proc/self/status","level":"basic"}'
+  local run; run=$(echo "$body" | json 'd["id"]')
+  for _ in $(seq 50); do api GET "/v1/tenants/$1/runs/$run"; [ "$(echo "$body" | json 'd["state"]')" = exited ] && break; sleep 0.1; done
+  api GET "/v1/tenants/$1/runs/$run/output"
+  echo "$body" | json 'd["stdout"].strip()'
+}
+start_daemon
+is "the daemon keeps off A's CPU" "$(daemon_cpus)" "$(without "$a")"
+is "  a run of an unplaced tenant it starts gets every CPU" "$(api_cpus pl-c)" "$all"
+is "  a run of A gets A's CPU" "$(api_cpus pl-a)" "$a"
+# An export's helper is warren's own work: every CPU. A slow reader keeps it
+# alive long enough to look (2 MB that zstd cannot shrink, read at 20 kB/s).
+"$WARREN" run --level basic pl-c -- sh -c 'head -c 2000000 /dev/urandom > big'
+curl -s --limit-rate 20k -o /dev/null -H "Authorization: Bearer $ADMIN" "$URL/v1/tenants/pl-c/export" &
+reader=$!
+helper=
+for _ in $(seq 50); do helper=$(pgrep -P "$DAEMON_PID" | head -1); [ -n "$helper" ] && break; sleep 0.1; done
+is "  an export's helper it starts gets every CPU" \
+  "$(awk '/^Cpus_allowed_list/ { print $2 }' "/proc/$helper/status" 2>/dev/null)" "$all"
+is "  while the daemon still keeps off A's" "$(daemon_cpus)" "$(without "$a")"
+kill "$reader" 2>/dev/null; wait "$reader" 2>/dev/null
+for _ in $(seq 50); do [ -z "$(pgrep -P "$DAEMON_PID")" ] && break; sleep 0.1; done
+# n - 1.5 cores: placed on the n - 1 CPUs A is not on.
+api PUT /v1/tenants/pl-c/quotas '{"cpu":"'"$((n - 2)).5"'"}'
+is "  a quota change through the daemon: 200" "$status" 200
+is "  C is placed on the CPUs A is not on" "$(cpus_of pl-c)" "$(without "$a")"
+for _ in $(seq 30); do [ "$(daemon_cpus)" = "$all" ] && break; sleep 0.1; done
+is "  with no CPU left free of placed tenants, the daemon goes back to all" "$(daemon_cpus)" "$all"
+is "  and a run of A still gets A's CPU" "$(api_cpus pl-a)" "$a"
+api PUT /v1/tenants/pl-c/quotas '{"cpu":"default"}'
+for _ in $(seq 30); do [ "$(daemon_cpus)" != "$all" ] && break; sleep 0.1; done
+is "  the quota dropped again: off A's CPU again" "$(daemon_cpus)" "$(without "$a")"
+daemon_log_clean
+
 exits "B gets half a core" 0 quota set pl-b --cpu 0.5
 b=$(cpus_of pl-b)
 like "B's runs are placed on one CPU" "$b" '^[0-9]+$'

@@ -131,10 +131,44 @@ static void place(void **state) {
     tl_scratch_free(s);
 }
 
+static void unplaced(int dirfd, const char *all, const char *from, bool want_some,
+                     const char *want) {
+    wr_cpumask a = mask(all), f = mask(from), got;
+    assert_int_equal(wr_cg_unplaced(dirfd, "cpuset.cpus", &a, &f, &got), want_some);
+    assert_list(&got, want);
+}
+
+/* The supervisor's CPUs (supervisor.c): those no tenant is placed on. */
+static void supervisor_cpus(void **state) {
+    (void)state;
+    tl_scratch *s = tl_scratch_new("unplaced");
+    assert_non_null(s);
+    /* No tenant placed: nothing to keep off. */
+    unplaced(s->fd, "0-3", "0-3", false, "0-3");
+    neighbour(s->fd, "everywhere", "0-3\n"); /* all of warren's: not placed */
+    neighbour(s->fd, "inherits", "\n");      /* v2's empty: not placed */
+    unplaced(s->fd, "0-3", "0-3", false, "0-3");
+
+    /* One tenant on 1: every other CPU, each tenant counted. */
+    neighbour(s->fd, "a", "1\n");
+    unplaced(s->fd, "0-3", "0-3", true, "0,2-3");
+    neighbour(s->fd, "b", "2-3\n");
+    unplaced(s->fd, "0-3", "0-3", true, "0");
+    /* Only within the supervisor's own CPUs. */
+    unplaced(s->fd, "0-3", "0-2", true, "0");
+    unplaced(s->fd, "0-3", "0,3", true, "0");
+    /* None of its own is free, or none is held: it stays where it is. */
+    unplaced(s->fd, "0-3", "1-3", false, "1-3");
+    neighbour(s->fd, "c", "0\n");
+    unplaced(s->fd, "0-3", "0-3", false, "0-3");
+    tl_scratch_free(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parse_and_format),
         cmocka_unit_test(place),
+        cmocka_unit_test(supervisor_cpus),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
