@@ -22,7 +22,6 @@
  * next upkeep after a quota change of its own. */
 #include <errno.h>
 #include <sched.h>
-#include <string.h>
 #include <time.h>
 
 #include "cgroup.h"
