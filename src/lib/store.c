@@ -229,12 +229,17 @@ static sqlite3_stmt *stmt(wr_store *s, enum stmt_id id, wr_err *e) {
     return st;
 }
 
-static int exec(wr_store *s, const char *sql, wr_err *e) {
-    char *msg = NULL;
-    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) == SQLITE_OK) return 0;
+/* Fails with sqlite3_exec's message, which it frees. */
+static int exec_fail(wr_store *s, char *msg, wr_err *e) {
     int r = wr_fail(e, WR_ERR_SYSTEM, EIO, "registry %s: %s", s->path, msg ? msg : "error");
     sqlite3_free(msg);
     return r;
+}
+
+static int exec(wr_store *s, const char *sql, wr_err *e) {
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) == SQLITE_OK) return 0;
+    return exec_fail(s, msg, e);
 }
 
 static int schema_version(wr_store *s) {
@@ -318,6 +323,20 @@ static int busy_wait(void *userdata, int tries) {
     return 1;
 }
 
+/* exec for a statement run outside any transaction, where SQLite may answer
+ * BUSY without its busy handler: retried on the busy handler's schedule. */
+static int exec_waiting(wr_store *s, const char *sql, wr_err *e) {
+    for (int tries = 0;; tries++) {
+        char *msg = NULL;
+        int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+        if (rc == SQLITE_OK) return 0;
+        if ((rc & 0xff) != SQLITE_BUSY || !sqlite3_get_autocommit(s->db) ||
+            !busy_wait(NULL, tries))
+            return exec_fail(s, msg, e);
+        sqlite3_free(msg);
+    }
+}
+
 /* Frames in the WAL (4 KiB each) before it is truncated (see wr_store_open):
  * by wr_store_maintain, which the caller runs when nothing waits on it, and
  * by a commit only once the log is much longer, for callers that never do. */
@@ -386,7 +405,14 @@ int wr_store_open(const char *state_dir, wr_store **ret, wr_err *e) {
      * WAL_MAINTAIN_FRAMES (256 KB, all a CLI call then reads); a commit does
      * it only past WAL_COMMIT_FRAMES (16 MB), for a busy long-lived caller. */
     sqlite3_wal_hook(s->db, wal_hook, s);
-    if ((r = exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;", e)) < 0 ||
+    /* A read first: it opens the WAL a registry already has, and the
+     * journal_mode below then changes nothing. Asked first on a fresh
+     * connection, it switches the file to WAL again, which takes the write
+     * lock, and where another process holds that SQLite answers BUSY without
+     * calling the busy handler (two CLI calls creating tenants at once saw
+     * it about once in 2,000 opens): so that one waits here too. */
+    (void)schema_version(s);
+    if ((r = exec_waiting(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;", e)) < 0 ||
         (r = migrate(s, e)) < 0) {
         wr_store_close(s);
         return r;
