@@ -58,9 +58,10 @@ is "the daemon keeps off A's CPU" "$(daemon_cpus)" "$(without "$a")"
 is "  a run of an unplaced tenant it starts gets every CPU" "$(api_cpus pl-c)" "$all"
 is "  a run of A gets A's CPU" "$(api_cpus pl-a)" "$a"
 # An export's helper is warren's own work: every CPU. A slow reader keeps it
-# alive long enough to look (2 MB that zstd cannot shrink, read at 20 kB/s).
-"$WARREN" run --level basic pl-c -- sh -c 'head -c 2000000 /dev/urandom > big'
-curl -s --limit-rate 20k -o /dev/null -H "Authorization: Bearer $ADMIN" "$URL/v1/tenants/pl-c/export" &
+# alive long enough to look: 32 MB that zstd cannot shrink, more than the
+# pipe and the sockets between them hold, read at 100 kB/s.
+"$WARREN" run --level basic pl-c -- sh -c 'head -c 32000000 /dev/urandom > big'
+curl -s --limit-rate 100k -o /dev/null -H "Authorization: Bearer $ADMIN" "$URL/v1/tenants/pl-c/export" &
 reader=$!
 helper=
 for _ in $(seq 50); do helper=$(pgrep -P "$DAEMON_PID" | head -1); [ -n "$helper" ] && break; sleep 0.1; done
