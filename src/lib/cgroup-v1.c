@@ -185,6 +185,16 @@ static int warren_fd(wr_v1_hier *h, wr_err *e) {
     return h->warren_fd = fd;
 }
 
+/* Warren's group in hierarchy h if it is there, never made: a host where no
+ * tenant ever had a v1 group keeps none. -1 without one. */
+static int warren_fd_existing(wr_v1_hier *h) {
+    if (h->warren_fd < 0) {
+        _cleanup_close_ int own = open(h->own, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (own >= 0) h->warren_fd = open_dir_at(own, "warren");
+    }
+    return h->warren_fd;
+}
+
 /* The tenant's group in hierarchy h, made if missing. */
 static int tenant_fd(wr_v1_hier *h, const char *tenant, bool make, bool *made, wr_err *e) {
     int wfd = warren_fd(h, e);
@@ -310,14 +320,10 @@ bool wr_cg1_unplaced(wr_cgroups *c, const wr_cpumask *from, wr_cpumask *ret) {
     wr_v1_hier *h = hier_of(c, WR_V1_CPUSET);
     wr_cpumask all;
     *ret = *from;
-    if (!h) return false;
-    /* Found, never made: without warren's group no tenant is placed. */
-    if (h->warren_fd < 0) {
-        _cleanup_close_ int own = open(h->own, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (own >= 0) h->warren_fd = open_dir_at(own, "warren");
-    }
-    if (h->warren_fd < 0 || wr_cpus_read(h->warren_fd, "cpuset.cpus", &all) < 0) return false;
-    return wr_cg_unplaced(h->warren_fd, "cpuset.cpus", &all, from, ret);
+    /* Without warren's group no tenant is placed. */
+    int wfd = h ? warren_fd_existing(h) : -1;
+    if (wfd < 0 || wr_cpus_read(wfd, "cpuset.cpus", &all) < 0) return false;
+    return wr_cg_unplaced(wfd, "cpuset.cpus", &all, from, ret);
 }
 
 int wr_cg1_limit(wr_cgroups *c, const char *tenant, const wr_quota *q, wr_err *e) {
@@ -422,13 +428,7 @@ int wr_cg1_stats(wr_cgroups *c, const char *tenant, wr_cgroup_stats *st, wr_err 
 int wr_cg1_tenant_remove(wr_cgroups *c, const char *tenant, wr_err *e) {
     for (unsigned i = 0; i < c->nv1; i++) {
         wr_v1_hier *h = &c->v1[i];
-        /* Removal never makes <own>/warren: a host where no tenant ever had
-         * a v1 group keeps none. */
-        if (h->warren_fd < 0) {
-            _cleanup_close_ int own = open(h->own, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (own >= 0) h->warren_fd = open_dir_at(own, "warren");
-        }
-        int wfd = h->warren_fd;
+        int wfd = warren_fd_existing(h); /* removal never makes it */
         if (wfd < 0) continue;
         /* The processes are gone (the cgroup2 group is empty), but an exiting
          * task can stay listed in a v1 group for a moment: retry briefly. */

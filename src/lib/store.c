@@ -252,10 +252,11 @@ static int schema_version(wr_store *s) {
     return version;
 }
 
-static int migrate(wr_store *s, wr_err *e) {
+/* `seen`: the version read when the connection opened. */
+static int migrate(wr_store *s, int seen, wr_err *e) {
     /* Up to date (every open but the first after an upgrade): no write
      * transaction, which would wait for any other warren writing. */
-    if (schema_version(s) == (int)ELEMENTSOF(migrations)) return 0;
+    if (seen == (int)ELEMENTSOF(migrations)) return 0;
     int r = wr_store_begin(s, e);
     if (r < 0) return r;
     /* Again, now under the write lock: another warren may have migrated. */
@@ -411,9 +412,9 @@ int wr_store_open(const char *state_dir, wr_store **ret, wr_err *e) {
      * lock, and where another process holds that SQLite answers BUSY without
      * calling the busy handler (two CLI calls creating tenants at once saw
      * it about once in 2,000 opens): so that one waits here too. */
-    (void)schema_version(s);
+    int seen = schema_version(s);
     if ((r = exec_waiting(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;", e)) < 0 ||
-        (r = migrate(s, e)) < 0) {
+        (r = migrate(s, seen, e)) < 0) {
         wr_store_close(s);
         return r;
     }

@@ -36,6 +36,10 @@ static double now(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static bool kept_off(const wr_supervisor *s) {
+    return s->on && !CPU_EQUAL(&s->current, &s->from);
+}
+
 int wr_supervisor_place(warren *w, wr_err *e) {
     wr_supervisor *s = &w->supervisor;
     if (!s->on) {
@@ -46,15 +50,13 @@ int wr_supervisor_place(warren *w, wr_err *e) {
     }
     s->checked = now();
     cpu_set_t want = s->from;
-    bool keep_off = wr_ensure_cgroups(w, NULL) == 0 &&
-                    wr_cgroup_unplaced_cpus(w->cgroups, &s->from, &want);
+    if (wr_ensure_cgroups(w, NULL) == 0) wr_cgroup_unplaced_cpus(w->cgroups, &s->from, &want);
     if (!CPU_EQUAL(&want, &s->current)) {
         if (sched_setaffinity(0, sizeof want, &want) < 0)
             return wr_sys(e, errno, "setting this thread's CPU affinity");
         s->current = want;
     }
-    s->placed = keep_off;
-    return keep_off;
+    return kept_off(s);
 }
 
 void wr_supervisor_recheck(warren *w) {
@@ -63,18 +65,16 @@ void wr_supervisor_recheck(warren *w) {
 
 void wr_supervisor_widen(warren *w) {
     const wr_supervisor *s = &w->supervisor;
-    if (s->on && !CPU_EQUAL(&s->current, &s->from))
-        (void)sched_setaffinity(0, sizeof s->from, &s->from);
+    if (kept_off(s)) (void)sched_setaffinity(0, sizeof s->from, &s->from);
 }
 
 void wr_supervisor_narrow(warren *w) {
     const wr_supervisor *s = &w->supervisor;
-    if (s->on && !CPU_EQUAL(&s->current, &s->from))
-        (void)sched_setaffinity(0, sizeof s->current, &s->current);
+    if (kept_off(s)) (void)sched_setaffinity(0, sizeof s->current, &s->current);
 }
 
 const cpu_set_t *wr_supervisor_run_cpus(const warren *w) {
-    return w->supervisor.placed ? &w->supervisor.from : NULL;
+    return kept_off(&w->supervisor) ? &w->supervisor.from : NULL;
 }
 
 bool wr_supervisor_due(const warren *w) {

@@ -10,9 +10,8 @@ typedef struct warren warren;
 /* The state kept in the handle. */
 typedef struct wr_supervisor {
     bool on;           /* wr_supervisor_place was called: upkeep keeps it current */
-    bool placed;       /* kept off some of `from` now */
     cpu_set_t from;    /* the thread's CPUs before the first call: what runs ask back */
-    cpu_set_t current; /* what it is set to now */
+    cpu_set_t current; /* what it is set to now: kept off some CPUs if not `from` */
     double checked;    /* CLOCK_MONOTONIC seconds of the last look */
 } wr_supervisor;
 
