@@ -5,7 +5,8 @@
  * stdio, or with --tty a terminal of its own that warren relays). The exit
  * status is the program's, 128+N if signal N ended it; warren's own failures
  * are 125 (setup), 126 (cannot execute) and 127 (not found), with a message
- * naming the step. */
+ * naming the step. When a daemon serves the same state directory, the run is
+ * handed to it (run-handoff.c); the program sees no difference. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "run-handoff.h"
 #include "run.h"
 
 /* --- a terminal of the run's own ------------------------------------------- */
@@ -116,6 +118,24 @@ static int supervise(pty *t, wr_run *run, int sigfd) {
 
 /* --- the command ------------------------------------------------------------- */
 
+/* How the run ended, as `warren run` tells it; the exit status. */
+static int report_end(cli *c, wr_level level, const wr_run_result *res, int stopped) {
+    if (stopped) {
+        fprintf(stderr, "warren: stopped by signal %d; the run's processes were ended\n", stopped);
+        return 128 + stopped;
+    }
+    if (c->verbose)
+        fprintf(stderr,
+                "warren: run ended: level %s, landlock ABI %d, %s %d, %.3f s wall, %.3f s cpu, "
+                "peak %.1f MiB\n",
+                wr_level_name(level), res->landlock_abi, res->signal ? "signal" : "exit",
+                res->signal ? res->signal : res->exit_code, res->wall_seconds, res->cpu_seconds,
+                (double)res->peak_rss / 1048576.0);
+    if (res->timed_out)
+        fprintf(stderr, "warren: run timed out after %g s; its processes were ended\n", c->timeout);
+    return res->signal ? 128 + res->signal : res->exit_code;
+}
+
 int cmd_run(cli *c, char **args) {
     wr_err e = WR_ERR_INIT;
     wr_run_spec spec = {.tenant = args[0],
@@ -133,13 +153,11 @@ int cmd_run(cli *c, char **args) {
     }
     if (!c->shell && !args[1]) return cli_usage_error("run: give a command after '--', or --shell");
     if (c->shell && args[1]) return cli_usage_error("run: give a command or --shell, not both");
-    int rc = cli_open(c);
-    if (rc) return rc;
     if (!c->cfg.root_mode && spec.level == WR_LEVEL_BASIC)
         fprintf(stderr, "warren: note: without root, basic gives no uid separation: the run has "
                         "your uid\n");
 
-    /* Taken as events, not handlers: the loop below ends the run's tree. */
+    /* Taken as events, not handlers: the run's tree is ended on them. */
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
@@ -148,38 +166,36 @@ int cmd_run(cli *c, char **args) {
     sigprocmask(SIG_BLOCK, &stop, NULL);
     int sigfd = signalfd(-1, &stop, SFD_CLOEXEC);
 
+    /* A daemon serving this state directory has a warren open already: the
+     * run goes to it (a terminal of the run's own stays here, relayed). */
+    wr_run_result res;
+    int stopped = 0;
+    int r = c->tty ? -1 : cli_run_handoff(c, &spec, sigfd, &res, &stopped);
+    if (r >= 0) {
+        if (sigfd >= 0) close(sigfd);
+        return r > 0 ? r : report_end(c, spec.level, &res, stopped);
+    }
+
+    int rc = cli_open(c);
+    if (rc) return rc;
     pty t = {.master = -1, .slave = -1};
     if (c->tty) {
         if (pty_open(&t, &e) < 0) return cli_fail(c, &e);
         spec.stdio[0] = spec.stdio[1] = spec.stdio[2] = t.slave;
     }
     wr_run *run;
-    int r = wr_run_start(c->w, &spec, &run, &e);
+    r = wr_run_start(c->w, &spec, &run, &e);
     if (t.slave >= 0) close(t.slave);
     if (r < 0) {
         pty_restore(&t);
         return cli_fail(c, &e);
     }
-    int stopped = supervise(c->tty ? &t : NULL, run, sigfd);
-    wr_run_result res;
+    stopped = supervise(c->tty ? &t : NULL, run, sigfd);
     r = wr_run_wait(run, &res, &e);
     pty_restore(&t);
     wr_run_free(run);
     if (t.master >= 0) close(t.master);
     if (sigfd >= 0) close(sigfd);
     if (r < 0) return cli_fail(c, &e);
-    if (stopped) {
-        fprintf(stderr, "warren: stopped by signal %d; the run's processes were ended\n", stopped);
-        return 128 + stopped;
-    }
-    if (c->verbose)
-        fprintf(stderr,
-                "warren: run ended: level %s, landlock ABI %d, %s %d, %.3f s wall, %.3f s cpu, "
-                "peak %.1f MiB\n",
-                wr_level_name(spec.level), res.landlock_abi, res.signal ? "signal" : "exit",
-                res.signal ? res.signal : res.exit_code, res.wall_seconds, res.cpu_seconds,
-                (double)res.peak_rss / 1048576.0);
-    if (res.timed_out)
-        fprintf(stderr, "warren: run timed out after %g s; its processes were ended\n", c->timeout);
-    return res.signal ? 128 + res.signal : res.exit_code;
+    return report_end(c, spec.level, &res, stopped);
 }

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "run.h"
 #include "tenant.h"
 #include "token.h"
 
@@ -152,6 +153,13 @@ int metrics_render(srv *s, char **ret, size_t *ret_len);
 
 typedef struct drun drun;
 int runs_init(srv *s, wr_err *e); /* marks runs of a dead daemon lost */
+/* Checks a run's body (as POST .../runs takes it) and fills the spec's
+ * command, level, env, cwd, service and timeout. Strings stay owned by `j`;
+ * *ret_argv and *ret_env (NULL if none) are the caller's to free with
+ * runs_strv_free (false: argv's strings are j's; true: env's are its own).
+ * No I/O: fuzzed. */
+int runs_parse_spec(json_t *j, wr_run_spec *spec, char ***ret_argv, char ***ret_env, wr_err *e);
+void runs_strv_free(char **v, bool items);
 int runs_start(srv *s, const char *tenant, json_t *spec, drun **ret, wr_err *e);
 drun *runs_find(srv *s, const char *tenant, const char *id);
 json_t *run_json(const drun *d);
@@ -183,6 +191,30 @@ json_t *text_json(const char *p, size_t n);
 typedef void (*runs_count_fn)(const char *tenant, uint64_t started, uint64_t active,
                               void *userdata);
 void runs_counts(srv *s, runs_count_fn fn, void *userdata);
+
+/* --- handoff.c: runs `warren run` hands to the daemon (handoff.h) ------------- */
+
+/* A parsed request: spec's strings are j's, argv and env as runs_parse_spec
+ * leaves them. */
+typedef struct handoff_req {
+    json_t *j;
+    wr_run_spec spec;
+    char **argv, **env;
+} handoff_req;
+/* Checks one request message (no I/O; fuzzed). Free with handoff_req_free,
+ * whatever it returned. */
+int handoff_parse(const char *buf, size_t n, handoff_req *ret, wr_err *e);
+void handoff_req_free(handoff_req *r);
+/* <state_dir>/run.sock, in the loop. */
+int handoff_listen(srv *s, const char *state_dir, wr_err *e);
+const char *handoff_path(void);
+void handoff_stop_listening(srv *s); /* and removes the socket */
+/* Event-loop hooks, as runs.c's. */
+size_t handoff_active(void);
+int handoff_timeout_ms(void);
+void handoff_tick(void);
+void handoff_end_all(srv *s);
+void handoff_free_all(srv *s);
 
 /* --- r-archive.c: exports and imports in flight ---------------------------- */
 

@@ -256,7 +256,9 @@ static void run_event(srv *s, loop_tag *tag, uint32_t events) {
         break;
     case 1: {
         wr_err e = WR_ERR_INIT;
-        if (wr_run_service(d->run, &e) < 0) close_fd(s, d, 1);
+        /* Unwatched once its filter has no task left: it would poll as hung
+         * up until the pidfd's turn. */
+        if (wr_run_service(d->run, &e) < 0 || wr_run_notify_fd(d->run) < 0) close_fd(s, d, 1);
         break;
     }
     default:
@@ -318,8 +320,7 @@ static int random_id(char *out, wr_err *e) {
     return 0;
 }
 
-/* Checks the body of POST .../runs and fills the spec; strings stay owned by `j`. */
-static int parse_spec(json_t *j, wr_run_spec *spec, char ***ret_argv, char ***ret_env,
+int runs_parse_spec(json_t *j, wr_run_spec *spec, char ***ret_argv, char ***ret_env,
                       wr_err *e) {
     const char *key;
     json_t *v;
@@ -392,7 +393,7 @@ static int parse_spec(json_t *j, wr_run_spec *spec, char ***ret_argv, char ***re
     return 0;
 }
 
-static void strv_free(char **v, bool items) {
+void runs_strv_free(char **v, bool items) {
     if (!v) return;
     if (items)
         for (char **p = v; *p; p++)
@@ -406,7 +407,7 @@ int runs_start(srv *s, const char *tenant, json_t *body, drun **ret, wr_err *e) 
                        MAX_RUNNING);
     wr_run_spec spec = {.tenant = tenant, .stdio = {-1, -1, -1}};
     char **argv = NULL, **env = NULL;
-    int r = parse_spec(body, &spec, &argv, &env, e);
+    int r = runs_parse_spec(body, &spec, &argv, &env, e);
     int out[2] = {-1, -1}, err[2] = {-1, -1};
     drun *d = NULL;
     if (r < 0) goto fail;
@@ -462,8 +463,8 @@ int runs_start(srv *s, const char *tenant, json_t *body, drun **ret, wr_err *e) 
     s->runs = d;
     s->nruns++;
     *ret = d;
-    strv_free(argv, false);
-    strv_free(env, true);
+    runs_strv_free(argv, false);
+    runs_strv_free(env, true);
     return 0;
 fail:
     for (int i = 0; i < 2; i++) {
@@ -471,8 +472,8 @@ fail:
         if (err[i] >= 0) close(err[i]);
     }
     if (d) drun_free(d);
-    strv_free(argv, false);
-    strv_free(env, true);
+    runs_strv_free(argv, false);
+    runs_strv_free(env, true);
     return r;
 }
 

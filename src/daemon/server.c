@@ -410,8 +410,9 @@ static void loop(srv *s) {
         if (s->tcp && MHD_get_timeout(s->tcp, &mt) == MHD_YES) timeout = mt > 1000 ? 1000 : (int)mt;
         if (s->unix_d && MHD_get_timeout(s->unix_d, &mt) == MHD_YES && (timeout < 0 || (int)mt < timeout))
             timeout = mt > 1000 ? 1000 : (int)mt;
-        int rt = runs_timeout_ms(s);
+        int rt = runs_timeout_ms(s), ht = handoff_timeout_ms();
         if (rt >= 0 && (timeout < 0 || rt < timeout)) timeout = rt;
+        if (ht >= 0 && (timeout < 0 || ht < timeout)) timeout = ht;
         if (s->stopping && (timeout < 0 || timeout > 100)) timeout = 100;
         /* Registry upkeep waits for a quiet moment, not for a request. */
         bool upkeep = wr_maintain_due(srv_warren(s)) &&
@@ -433,10 +434,11 @@ static void loop(srv *s) {
                         if (lfd >= 0) close(lfd);
                         lfd = s->unix_d ? MHD_quiesce_daemon(s->unix_d) : -1;
                         if (lfd >= 0) close(lfd);
+                        handoff_stop_listening(s);
                         if (!s->opts.quiet)
                             fprintf(stderr,
                                     "warren: stopping; %zu run(s) get %.0f s to finish\n",
-                                    runs_active(s), s->grace);
+                                    runs_active(s) + handoff_active(), s->grace);
                     }
             } else if (tag != &tag_tcp && tag != &tag_unix) {
                 tag->fn(s, tag, evs[i].events);
@@ -445,13 +447,15 @@ static void loop(srv *s) {
         if (s->tcp) MHD_run(s->tcp);
         if (s->unix_d) MHD_run(s->unix_d);
         runs_tick(s);
+        handoff_tick();
         if (s->stopping) {
-            if (runs_active(s) == 0 && archive_active() == 0) break;
+            if (runs_active(s) == 0 && handoff_active() == 0 && archive_active() == 0) break;
             double now = mono();
             if (now >= s->stop_deadline && !s->aborted) {
                 /* Past the grace period: runs end now; exports and imports get
                  * a moment to report their helpers' end to their clients. */
                 runs_end_all(s);
+                handoff_end_all(s);
                 archive_abort_all();
                 s->aborted = true;
             }
@@ -540,6 +544,7 @@ int serve(const wr_config *cfg, const serve_opts *o, wr_err *e) {
         }
         srv_watch(s, epoll_fd_of(s->unix_d), &tag_unix, EPOLLIN);
     }
+    if ((r = handoff_listen(s, cfg->state_dir, e)) < 0) goto out;
 
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->tcp, MHD_DAEMON_INFO_BIND_PORT);
     char host[INET6_ADDRSTRLEN] = "127.0.0.1";
@@ -553,6 +558,7 @@ int serve(const wr_config *cfg, const serve_opts *o, wr_err *e) {
                ss.ss_family == AF_INET6 ? "]" : "", port,
                o->bench_floor ? " (bench floor: constant answers)" : "");
         if (s->unix_d) printf("warren: unix socket %s (root only)\n", sock_path);
+        printf("warren: run socket %s (warren run hands its runs here)\n", handoff_path());
         printf("warren: admin token in %s\n", s->admin_token_path);
         fflush(stdout);
     }
@@ -569,6 +575,7 @@ out:
     if (s->tcp) MHD_stop_daemon(s->tcp);
     if (s->unix_d) MHD_stop_daemon(s->unix_d);
     runs_free_all(s);
+    handoff_free_all(s);
     if (s->sigfd >= 0) close(s->sigfd);
     if (s->epfd >= 0) close(s->epfd);
     ratelimit_free(s->rl);

@@ -209,7 +209,8 @@ static int strv_setf(strv *s, const char *fmt, ...) {
 /* The run's environment: an allowlist built from scratch, never the caller's
  * (which may hold the daemon's tokens), then the spec's additions. */
 static int build_env(const wr_run_spec *spec, const wr_tenant *t, strv *env, wr_err *e) {
-    const char *lang = getenv("LANG"), *term = getenv("TERM");
+    const char *lang = spec->lang ? spec->lang : getenv("LANG");
+    const char *term = spec->term ? spec->term : getenv("TERM");
     int r = 0;
     if ((r = strv_setf(env, "PATH=" RUN_PATH)) < 0 ||
         (r = strv_setf(env, "HOME=%s", t->home_dir)) < 0 ||

@@ -1,0 +1,377 @@
+/* Runs handed over by `warren run` (handoff.h has the why and the protocol).
+ *
+ * Each client is one connection and at most one run. The connection waits in
+ * the loop for its request; the run then starts with the client's own stdio
+ * (the daemon closes its copies at once, so the client's readers see EOF when
+ * the run's processes are gone), and its pidfd and seccomp listener join the
+ * loop as a daemon run's do (runs.c). When the pidfd turns readable the run is
+ * waited for (its tree ended, its audit written) and the client gets the
+ * result. A client that hangs up or sends a cancel has the run's tree ended.
+ *
+ * These runs are the CLI's: they are in the audit as every run is, but not in
+ * GET .../runs, which lists the runs started through the API. */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "handoff.h"
+#include "util.h"
+
+/* --- the request (no I/O; fuzzed) ------------------------------------------ */
+
+int handoff_parse(const char *buf, size_t n, handoff_req *ret, wr_err *e) {
+    *ret = (handoff_req){0};
+    char msg[256];
+    json_t *j = parse_body(buf, n, msg, sizeof msg);
+    if (!j) return wr_invalid(e, "run request: %s", msg);
+    ret->j = j;
+    const char *key;
+    json_t *v;
+    json_object_foreach(j, key, v) {
+        if (!streq(key, "tenant") && !streq(key, "run") && !streq(key, "lang") &&
+            !streq(key, "term") && !streq(key, "tty"))
+            return wr_invalid(e, "run request: unknown field '%s'", key);
+        if ((streq(key, "tenant") || streq(key, "lang") || streq(key, "term")) &&
+            (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)))
+            return wr_invalid(e, "run request: %s: expected a string without NUL", key);
+    }
+    json_t *tenant = json_object_get(j, "tenant"), *run = json_object_get(j, "run"),
+           *tty = json_object_get(j, "tty");
+    if (!tenant || !*json_string_value(tenant))
+        return wr_invalid(e, "run request: tenant: expected a tenant id");
+    if (!json_is_object(run)) return wr_invalid(e, "run request: run: expected an object");
+    if (tty && !json_is_boolean(tty)) return wr_invalid(e, "run request: tty: expected true or false");
+    int r = runs_parse_spec(run, &ret->spec, &ret->argv, &ret->env, e);
+    if (r < 0) return r;
+    ret->spec.tenant = json_string_value(tenant);
+    ret->spec.lang = json_string_value(json_object_get(j, "lang"));
+    ret->spec.term = json_string_value(json_object_get(j, "term"));
+    ret->spec.tty = json_is_true(tty);
+    return 0;
+}
+
+void handoff_req_free(handoff_req *r) {
+    runs_strv_free(r->argv, false);
+    runs_strv_free(r->env, true);
+    json_decref(r->j);
+    *r = (handoff_req){0};
+}
+
+/* --- connections -------------------------------------------------------------- */
+
+enum { H_CONN, H_PIDFD, H_NOTIFY, H_N };
+
+typedef struct htag {
+    loop_tag base; /* first: the loop calls base.fn */
+    struct hconn *h;
+    int which;
+} htag;
+
+typedef struct hconn {
+    struct hconn *next;
+    int conn;  /* the client's socket; -1 once it hung up */
+    int fds[H_N]; /* what the loop watches: conn, and the run's pidfd and listener */
+    htag tags[H_N];
+    wr_run *run; /* NULL until started */
+} hconn;
+
+static hconn *conns;
+static int listen_fd = -1;
+static char sock_path[PATH_MAX];
+
+static void unwatch(srv *s, hconn *h, int which) {
+    if (h->fds[which] < 0) return;
+    srv_unwatch(s, h->fds[which]);
+    h->fds[which] = -1;
+}
+
+static void hconn_free(srv *s, hconn *h) {
+    for (hconn **pp = &conns; *pp; pp = &(*pp)->next)
+        if (*pp == h) {
+            *pp = h->next;
+            break;
+        }
+    for (int i = 0; i < H_N; i++)
+        unwatch(s, h, i);
+    if (h->run) wr_run_free(h->run); /* ends what is left of it */
+    if (h->conn >= 0) close(h->conn);
+    free(h);
+}
+
+/* One message to the client; a client gone by now has nothing to learn. */
+static void reply(hconn *h, json_t *j) {
+    char *text = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(16));
+    json_decref(j);
+    if (text && h->conn >= 0) send(h->conn, text, strlen(text), MSG_NOSIGNAL | MSG_DONTWAIT);
+    free(text);
+}
+
+static void reply_err(hconn *h, const wr_err *e) {
+    reply(h, json_pack("{s:{s:s,s:s,s:i}}", "error", "code", wr_kind_name(e->kind), "message",
+                       e->msg[0] ? e->msg : "failed", "exit_code", wr_err_exit_code(e)));
+}
+
+/* The client's message with its fds (at most `max`; any more are closed). -1
+ * and errno on failure; 0 when the client hung up. */
+static ssize_t receive(int fd, char *buf, size_t size, int *fds, size_t max, size_t *nfds,
+                       bool *truncated) {
+    union {
+        struct cmsghdr h;
+        char space[CMSG_SPACE(sizeof(int) * 8)];
+    } ctl;
+    struct iovec iov = {buf, size};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl,
+                       .msg_controllen = sizeof ctl};
+    ssize_t n;
+    do
+        n = recvmsg(fd, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    *nfds = 0;
+    if (n < 0) return -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k; i++) {
+            int got;
+            memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
+            if (*nfds < max)
+                fds[(*nfds)++] = got;
+            else
+                close(got);
+        }
+    }
+    *truncated = (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0;
+    return n;
+}
+
+static void on_event(srv *s, loop_tag *tag, uint32_t events);
+
+/* The request: start the run, or answer why not and hang up. */
+static void start(srv *s, hconn *h) {
+    static char buf[WR_HANDOFF_MSG_MAX];
+    int fds[4];
+    size_t nfds = 0;
+    bool truncated = false;
+    ssize_t n = receive(h->conn, buf, sizeof buf, fds, ELEMENTSOF(fds), &nfds, &truncated);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    wr_err e = WR_ERR_INIT;
+    handoff_req req = {0};
+    if (n <= 0) {
+        hconn_free(s, h);
+        goto out;
+    }
+    if (truncated)
+        wr_invalid(&e, "run request: longer than %d bytes, or more than three fds",
+                   WR_HANDOFF_MSG_MAX);
+    else if (nfds != 3)
+        wr_invalid(&e, "run request: expected three fds (stdin, stdout, stderr), got %zu", nfds);
+    else if (s->stopping)
+        wr_fail(&e, WR_ERR_BUSY, EAGAIN, "the daemon is stopping; run again");
+    else if (handoff_parse(buf, (size_t)n, &req, &e) >= 0) {
+        for (int i = 0; i < 3; i++)
+            req.spec.stdio[i] = fds[i];
+        wr_run_start(s->w, &req.spec, &h->run, &e);
+    }
+    if (!h->run) {
+        reply_err(h, &e);
+        hconn_free(s, h);
+        goto out;
+    }
+    h->fds[H_PIDFD] = wr_run_pidfd(h->run);
+    h->fds[H_NOTIFY] = wr_run_notify_fd(h->run);
+    for (int i = H_PIDFD; i < H_N; i++)
+        if (h->fds[i] >= 0 && srv_watch(s, h->fds[i], &h->tags[i].base, EPOLLIN) < 0)
+            h->fds[i] = -1;
+out:
+    /* The run holds its own copies now. */
+    for (size_t i = 0; i < nfds; i++)
+        close(fds[i]);
+    handoff_req_free(&req);
+}
+
+/* What the client says while its run goes: a cancel, or that it hung up. */
+static void client_said(srv *s, hconn *h, uint32_t events) {
+    char buf[256];
+    int fds[1];
+    size_t nfds = 0;
+    bool truncated = false;
+    ssize_t n = receive(h->conn, buf, sizeof buf - 1, fds, 0, &nfds, &truncated);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !(events & (EPOLLHUP | EPOLLERR)))
+        return;
+    if (n > 0) {
+        buf[n] = '\0';
+        json_t *j = json_loads(buf, 0, NULL);
+        bool cancel = json_is_integer(json_object_get(j, "cancel"));
+        json_decref(j);
+        if (cancel) wr_run_cancel(h->run, NULL);
+        return;
+    }
+    /* Gone: nobody is left to see the run, so it ends now. */
+    unwatch(s, h, H_CONN);
+    close(h->conn);
+    h->conn = -1;
+    wr_run_cancel(h->run, NULL);
+}
+
+/* The run has ended: its result to the client, and the connection goes. */
+static void finish(srv *s, hconn *h) {
+    wr_err e = WR_ERR_INIT;
+    wr_run_result res;
+    if (wr_run_wait(h->run, &res, &e) < 0)
+        reply_err(h, &e);
+    else
+        reply(h, json_pack("{s:i,s:i,s:b,s:f,s:f,s:I,s:i}", "exit_code", res.exit_code, "signal",
+                           res.signal, "timed_out", res.timed_out, "wall_seconds",
+                           res.wall_seconds, "cpu_seconds", res.cpu_seconds, "peak_rss",
+                           (json_int_t)res.peak_rss, "landlock_abi", res.landlock_abi));
+    hconn_free(s, h);
+}
+
+static void on_event(srv *s, loop_tag *tag, uint32_t events) {
+    htag *t = (htag *)tag;
+    hconn *h = t->h;
+    switch (t->which) {
+    case H_CONN:
+        if (!h->run)
+            start(s, h);
+        else
+            client_said(s, h, events);
+        break;
+    case H_PIDFD: finish(s, h); break;
+    case H_NOTIFY:
+        /* Unwatched once its filter has no task left: it would poll as hung
+         * up until the pidfd's turn. */
+        if (wr_run_service(h->run, NULL) < 0 || wr_run_notify_fd(h->run) < 0)
+            unwatch(s, h, H_NOTIFY);
+        break;
+    }
+}
+
+/* Only a peer with the daemon's own uid: root's runs are root's to start. */
+static bool peer_is_own(int fd) {
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid == geteuid();
+}
+
+static void on_listen(srv *s, loop_tag *tag, uint32_t events) {
+    (void)tag;
+    (void)events;
+    for (;;) {
+        int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) return; /* EAGAIN: all taken; anything else: the next event */
+        hconn *h = peer_is_own(fd) && !s->stopping ? calloc(1, sizeof *h) : NULL;
+        if (!h) {
+            close(fd);
+            continue;
+        }
+        h->conn = fd;
+        for (int i = 0; i < H_N; i++) {
+            h->fds[i] = -1;
+            h->tags[i] = (htag){{on_event}, h, i};
+        }
+        if (srv_watch(s, fd, &h->tags[H_CONN].base, EPOLLIN | EPOLLRDHUP) < 0) {
+            close(fd);
+            free(h);
+            continue;
+        }
+        h->fds[H_CONN] = fd;
+        h->next = conns;
+        conns = h;
+    }
+}
+
+static loop_tag tag_listen = {on_listen};
+
+/* --- the daemon's hooks ------------------------------------------------------- */
+
+int handoff_listen(srv *s, const char *state_dir, wr_err *e) {
+    if ((size_t)snprintf(sock_path, sizeof sock_path, "%s/" WR_HANDOFF_SOCKET, state_dir) >=
+        sizeof((struct sockaddr_un){0}.sun_path))
+        return wr_invalid(e, "state directory %s: too long for its run socket", state_dir);
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    memcpy(sun.sun_path, sock_path, strlen(sock_path) + 1);
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return wr_sys(e, errno, "socket");
+    /* A stale socket of an earlier daemon goes; anything else at the path stays. */
+    struct stat st;
+    if (lstat(sock_path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            close(fd);
+            return wr_unsafe(e, "%s exists and is not a socket", sock_path);
+        }
+        unlink(sock_path);
+    }
+    mode_t old = umask(077);
+    int r = bind(fd, (struct sockaddr *)&sun, sizeof sun);
+    umask(old);
+    if (r == 0 && chmod(sock_path, 0600) == 0 && listen(fd, 1024) == 0)
+        r = srv_watch(s, fd, &tag_listen, EPOLLIN);
+    else
+        r = -errno;
+    if (r < 0) {
+        r = wr_sys(e, -r, "cannot listen on %s", sock_path);
+        close(fd);
+        unlink(sock_path);
+        return r;
+    }
+    listen_fd = fd;
+    return 0;
+}
+
+const char *handoff_path(void) {
+    return listen_fd >= 0 ? sock_path : NULL;
+}
+
+void handoff_stop_listening(srv *s) {
+    if (listen_fd < 0) return;
+    srv_unwatch(s, listen_fd);
+    close(listen_fd);
+    listen_fd = -1;
+    unlink(sock_path);
+}
+
+size_t handoff_active(void) {
+    size_t n = 0;
+    for (hconn *h = conns; h; h = h->next)
+        n += h->run != NULL;
+    return n;
+}
+
+int handoff_timeout_ms(void) {
+    int best = -1;
+    for (hconn *h = conns; h; h = h->next) {
+        int ms = h->run ? wr_run_deadline_ms(h->run) : -1;
+        if (ms >= 0 && (best < 0 || ms < best)) best = ms;
+    }
+    return best;
+}
+
+void handoff_tick(void) {
+    for (hconn *h = conns; h; h = h->next)
+        if (h->run && wr_run_deadline_ms(h->run) == 0) wr_run_expire(h->run, NULL);
+}
+
+void handoff_end_all(srv *s) {
+    for (hconn *h = conns, *next; h; h = next) {
+        next = h->next;
+        if (!h->run) continue;
+        wr_run_cancel(h->run, NULL);
+        finish(s, h);
+    }
+}
+
+void handoff_free_all(srv *s) {
+    while (conns)
+        hconn_free(s, conns);
+    handoff_stop_listening(s);
+}
