@@ -52,7 +52,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -124,6 +126,7 @@ struct row {
     bool init;               /* the plain-C rows: stay as pid 1, vfork the program (an init) */
     wr_level level;          /* library rows */
     char **argv;             /* whole-process rows */
+    bool by_itself;          /* a warren run row: WARREN_RUN_LOCAL=1, no daemon's help */
     bool first_done;         /* a command row has run once (its errors captured) */
     double *t;
     size_t n, cap;
@@ -330,6 +333,50 @@ static int run_library(row *r, size_t k, bool rec) {
 
 /* --- whole processes --------------------------------------------------------------- */
 
+/* `warren serve` on the bench's state directory, for the rows of `warren run`
+ * handing its runs to a daemon (src/lib/handoff.h); its pid once its run
+ * socket answers, or -1 with why in *why. */
+static pid_t start_daemon(const char *cli_path, const char *state_dir, char *why, size_t whylen) {
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    if ((size_t)snprintf(sun.sun_path, sizeof sun.sun_path, "%.*s/run.sock",
+                         (int)(sizeof sun.sun_path - 10), state_dir) >= sizeof sun.sun_path) {
+        snprintf(why, whylen, "the state directory is too long for a Unix socket's path");
+        return -1;
+    }
+    char *argv[] = {(char *)cli_path, "serve", "--listen", "127.0.0.1:0", "--socket", "", NULL};
+    pid_t pid = fork();
+    if (pid < 0) die("fork", NULL);
+    if (pid == 0) {
+        dup2(devnull, 0), dup2(devnull, 1), dup2(devnull, 2);
+        execve(argv[0], argv, environ);
+        _exit(127);
+    }
+    for (int i = 0; i < 200; i++) {
+        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (fd < 0) die("socket", NULL);
+        int c = connect(fd, (struct sockaddr *)&sun, sizeof sun);
+        close(fd);
+        if (c == 0) return pid;
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            snprintf(why, whylen, "warren serve exited (status %d) before its run socket answered",
+                     status);
+            return -1;
+        }
+        usleep(50 * 1000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    snprintf(why, whylen, "warren serve's run socket %s did not answer within 10 s", sun.sun_path);
+    return -1;
+}
+
+static void stop_daemon(pid_t pid) {
+    if (pid <= 0) return;
+    kill(pid, SIGTERM);
+    wait_child(pid, &(int){0});
+}
+
 /* Runs argv with stdio on /dev/null; the first run of a row sends stderr to
  * a memory file instead, so a command that fails says why. */
 static int run_command(row *r, size_t k, bool rec) {
@@ -345,6 +392,7 @@ static int run_command(row *r, size_t k, bool rec) {
         if (pid < 0) return not_available(r, "fork: %s", strerror(errno));
         if (pid == 0) {
             dup2(devnull, 0), dup2(devnull, 1), dup2(errfd, 2);
+            if (r->by_itself) putenv("WARREN_RUN_LOCAL=1");
             execve(r->argv[0], r->argv, environ);
             dprintf(2, "cannot execute %s: %s\n", r->argv[0], strerror(errno));
             _exit(127);
@@ -699,15 +747,30 @@ int main(int argc, char **argv) {
     snprintf(uid, sizeof uid, "%u", (unsigned)tn.uid);
     char *level_names[] = {"basic", "container", "strong"};
     char *cli_argv[3][8];
-    row cli[3];
-    static const char *const cli_labels[] = {"warren run --level basic", "warren run --level container",
-                                             "warren run --level strong"};
+    row cli[3], alone[3];
+    static const char *const cli_labels[] = {
+        "warren run --level basic, a daemon serving", "warren run --level container, a daemon serving",
+        "warren run --level strong, a daemon serving"};
+    static const char *const alone_labels[] = {"warren run --level basic, by itself",
+                                               "warren run --level container, by itself",
+                                               "warren run --level strong, by itself"};
     for (int l = 0; l < 3; l++) {
         char *a[] = {(char *)warren_cli, "run", "--level", level_names[l], TENANT, "--",
                      "/bin/true", NULL};
         memcpy(cli_argv[l], a, sizeof a);
         cli[l] = (row){.label = cli_labels[l], .run = run_command, .argv = cli_argv[l]};
+        alone[l] = (row){.label = alone_labels[l], .run = run_command, .argv = cli_argv[l],
+                         .by_itself = true};
     }
+    /* Unless told to run by itself, `warren run` hands its run to a daemon
+     * serving the same state directory: the rows above time that, with one
+     * serving, and the rows by itself time the CLI alone. */
+    unsetenv("WARREN_RUN_LOCAL");
+    char why[200];
+    pid_t daemon = start_daemon(warren_cli, cfg.state_dir, why, sizeof why);
+    if (daemon < 0)
+        for (int l = 0; l < 3; l++)
+            not_available(&cli[l], "%s", why);
     char *true_cmd[] = {"/bin/true", NULL};
     char *unshare_cmd[] = {"/usr/bin/unshare", "-p", "-f", "-m", "-i", "-u", "-n", "--mount-proc",
                            "/bin/true", NULL};
@@ -733,9 +796,10 @@ int main(int argc, char **argv) {
     if (access(setpriv_cmd[0], X_OK) < 0) not_available(&setpriv_row, "setpriv is not installed");
 
     fprintf(stderr, "bench-spawn: whole processes, %zu runs per row ...\n", m);
-    row *whole[] = {&whole_true, &cli[0], &cli[1], &cli[2], &setpriv_row, &python_row,
-                    &bwrap_row, &unshare_row};
+    row *whole[] = {&whole_true, &cli[0],      &cli[1],     &cli[2],    &alone[0],  &alone[1],
+                    &alone[2],   &setpriv_row, &python_row, &bwrap_row, &unshare_row};
     run_rows(whole, sizeof whole / sizeof *whole, m, m / 10 + 5, rounds);
+    stop_daemon(daemon);
 
     /* The table. */
     print_header("In process", n);
@@ -783,7 +847,10 @@ int main(int argc, char **argv) {
     snprintf(label, sizeof label, "warren run --level strong < bwrap:");
     if (usable(&cli[2]) && usable(&bwrap_row)) {
         double a = stats_of(&cli[2]).median, b = stats_of(&bwrap_row).median;
-        printf("  %-44s %s (%.3f ms against %.3f ms)\n", label, verdict(a < b), a * 1e3, b * 1e3);
+        printf("  %-44s %s (%.3f ms against %.3f ms", label, verdict(a < b), a * 1e3, b * 1e3);
+        if (usable(&alone[2]))
+            printf("; by itself, without a daemon: %.3f ms", stats_of(&alone[2]).median * 1e3);
+        printf(")\n");
     } else {
         printf("  %-44s MISS (n/a: %s)\n", label, usable(&cli[2]) ? bwrap_row.na : cli[2].na);
     }

@@ -222,11 +222,12 @@ static void client_said(srv *s, hconn *h, uint32_t events) {
     wr_run_cancel(h->run, NULL);
 }
 
-/* The run has ended: its result to the client, and the connection goes. */
+/* The run has ended: its result to the client, then the registry's record of
+ * it (wr_run_free), and the connection goes. */
 static void finish(srv *s, hconn *h) {
     wr_err e = WR_ERR_INIT;
     wr_run_result res;
-    if (wr_run_wait(h->run, &res, &e) < 0)
+    if (wr_run_end(h->run, &res, &e) < 0)
         reply_err(h, &e);
     else
         reply(h, json_pack("{s:i,s:i,s:b,s:f,s:f,s:I,s:i}", "exit_code", res.exit_code, "signal",

@@ -122,6 +122,8 @@ struct wr_run {
     double start_due;
     bool start_recorded;
     bool reaped;
+    bool ended;        /* wr_run_end has ended its tree */
+    bool end_recorded; /* wr_run_record has written its end */
     bool killed;       /* cgroup.kill was written to its group: not for another run */
     uint64_t cpu_base; /* usec its group had counted before (a kept group) */
     wr_run_result result;
@@ -849,7 +851,7 @@ int wr_run_expire(wr_run *r, wr_err *e) {
     return wr_cgroup_kill(r->cgroup_fd, e);
 }
 
-int wr_run_wait(wr_run *r, wr_run_result *ret, wr_err *e) {
+int wr_run_end(wr_run *r, wr_run_result *ret, wr_err *e) {
     while (!r->reaped) {
         struct pollfd pfd[2] = {{.fd = r->pidfd, .events = POLLIN},
                                 {.fd = wr_run_notify_fd(r), .events = POLLIN}};
@@ -867,6 +869,15 @@ int wr_run_wait(wr_run *r, wr_run_result *ret, wr_err *e) {
         if (q < 0) return q;
     }
     int q = end_tree(r, e);
+    r->ended = true;
+    if (q < 0) return q;
+    *ret = r->result;
+    return 0;
+}
+
+void wr_run_record(wr_run *r) {
+    if (!r->ended || r->end_recorded) return;
+    r->end_recorded = true;
     record_refusals(r);
     char detail[192];
     snprintf(detail, sizeof detail,
@@ -880,9 +891,12 @@ int wr_run_wait(wr_run *r, wr_run_result *ret, wr_err *e) {
     bool both = !r->start_recorded;
     r->start_recorded = true;
     wr_audit_note_batch(r->w, both ? ev : ev + 1, both ? 2 : 1);
-    if (q < 0) return q;
-    *ret = r->result;
-    return 0;
+}
+
+int wr_run_wait(wr_run *r, wr_run_result *ret, wr_err *e) {
+    int q = wr_run_end(r, ret, e);
+    wr_run_record(r);
+    return q;
 }
 
 int wr_run_signal(wr_run *r, int sig, wr_err *e) {
@@ -909,7 +923,10 @@ void wr_run_free(wr_run *r) {
         reap(r);
     }
     end_tree(r, NULL);
-    if (r->pidfd >= 0) record_start(r); /* freed without wr_run_wait: the start still counts */
+    if (r->ended)
+        wr_run_record(r); /* ended by wr_run_end, not yet recorded */
+    else if (r->pidfd >= 0)
+        record_start(r); /* freed without wr_run_wait: the start still counts */
     record_refusals(r);
     if (r->pidfd >= 0) close(r->pidfd);
     if (r->listener >= 0) close(r->listener);
