@@ -68,6 +68,9 @@ void handoff_req_free(handoff_req *r) {
 
 /* --- connections -------------------------------------------------------------- */
 
+/* Runs at once through the socket: each holds a few fds and a cgroup. */
+#define MAX_HANDED 1024
+
 enum { H_CONN, H_PIDFD, H_NOTIFY, H_N };
 
 typedef struct htag {
@@ -176,6 +179,9 @@ static void start(srv *s, hconn *h) {
         wr_invalid(&e, "run request: expected three fds (stdin, stdout, stderr), got %zu", nfds);
     else if (s->stopping)
         wr_fail(&e, WR_ERR_BUSY, EAGAIN, "the daemon is stopping; run again");
+    else if (handoff_active() >= MAX_HANDED)
+        wr_fail(&e, WR_ERR_LIMIT, EAGAIN, "%d handed-over runs are in progress; try again later",
+                MAX_HANDED);
     else if (handoff_parse(buf, (size_t)n, &req, &e) >= 0) {
         for (int i = 0; i < 3; i++)
             req.spec.stdio[i] = fds[i];
