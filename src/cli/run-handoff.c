@@ -133,6 +133,10 @@ static int answer(cli *c, const char *text, wr_run_result *res) {
             .peak_rss = (uint64_t)json_integer_value(json_object_get(j, "peak_rss")),
             .landlock_abi = (int)json_integer_value(json_object_get(j, "landlock_abi")),
         };
+        if (json_is_true(json_object_get(j, "daemon_stopped")))
+            fprintf(stderr, "warren: the daemon serving %s stopped; the run's processes were "
+                            "ended\n",
+                    c->cfg.state_dir);
         rc = 0;
     } else {
         wr_fail(&e, WR_ERR_SYSTEM, EPROTO, "the daemon's answer about the run is not one: %.200s",

@@ -85,6 +85,7 @@ typedef struct hconn {
     int fds[H_N]; /* what the loop watches: conn, and the run's pidfd and listener */
     htag tags[H_N];
     wr_run *run; /* NULL until started */
+    bool stopped; /* ended by the daemon's stop, past its grace period */
 } hconn;
 
 static hconn *conns;
@@ -236,10 +237,11 @@ static void finish(srv *s, hconn *h) {
     if (wr_run_end(h->run, &res, &e) < 0)
         reply_err(h, &e);
     else
-        reply(h, json_pack("{s:i,s:i,s:b,s:f,s:f,s:I,s:i}", "exit_code", res.exit_code, "signal",
-                           res.signal, "timed_out", res.timed_out, "wall_seconds",
+        reply(h, json_pack("{s:i,s:i,s:b,s:f,s:f,s:I,s:i,s:b}", "exit_code", res.exit_code,
+                           "signal", res.signal, "timed_out", res.timed_out, "wall_seconds",
                            res.wall_seconds, "cpu_seconds", res.cpu_seconds, "peak_rss",
-                           (json_int_t)res.peak_rss, "landlock_abi", res.landlock_abi));
+                           (json_int_t)res.peak_rss, "landlock_abi", res.landlock_abi,
+                           "daemon_stopped", h->stopped));
     hconn_free(s, h);
 }
 
@@ -372,6 +374,7 @@ void handoff_end_all(srv *s) {
     for (hconn *h = conns, *next; h; h = next) {
         next = h->next;
         if (!h->run) continue;
+        h->stopped = true;
         wr_run_cancel(h->run, NULL);
         finish(s, h);
     }

@@ -20,7 +20,8 @@
  *                   run's whole tree is ended. The CLI hanging up does the same.
  *   daemon -> CLI   {"exit_code": N, "signal": N, "timed_out": B,
  *                    "wall_seconds": X, "cpu_seconds": X, "peak_rss": N,
- *                    "landlock_abi": N}, when the run has ended;
+ *                    "landlock_abi": N, "daemon_stopped": B}, when the run has
+ *                   ended (daemon_stopped: the daemon, stopping, ended it);
  *                or {"error": {"code": KIND, "message": S, "exit_code": N}},
  *                   when it could not start (KIND as wr_kind_name says it).
  *

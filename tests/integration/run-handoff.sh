@@ -107,6 +107,21 @@ except OSError as e:
     print(e.errno)' "$SOCK" 2>&1)
 is "another user cannot connect" "$out" 13
 
+# A stopping daemon gives a handed-over run its grace period, then ends it.
+stop_daemon
+WARREN_GRACE_SECONDS=1 start_daemon
+"$WARREN" run "$T" -- sh -c 'sleep 33.75 & sleep 33.75' 2>"$TEST_TMP/stop.err" &
+cli=$!
+sleep 1
+kill -TERM "$DAEMON_PID"
+rc=0; wait "$cli" || rc=$?
+is "the daemon stopped: the run was killed" "$rc" 137
+like "the daemon stopped: the CLI says so" "$(cat "$TEST_TMP/stop.err")" "daemon serving .* stopped; the run's processes were ended"
+is "the daemon stopped: the run's processes are gone" "$(pgrep -fc 'sleep 33.75' || true)" 0
+wait "$DAEMON_PID" 2>/dev/null || true
+DAEMON_PID=
+start_daemon
+
 run_warren audit --tenant "$T" --type run_ended --limit 1
 like "a handed-over run is in the audit" "$out" "run_ended"
 
