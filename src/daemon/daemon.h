@@ -241,6 +241,9 @@ struct loop_tag {
     void (*fn)(srv *s, loop_tag *t, uint32_t events);
 };
 int srv_watch(srv *s, int fd, loop_tag *tag, uint32_t events);
+/* A listening Unix socket of `type` at path, mode 0600 (a stale socket there
+ * replaced, anything else refused); `what` names it in errors. */
+int srv_unix_listen(const char *path, int type, const char *what, wr_err *e);
 void srv_unwatch(srv *s, int fd);
 bool srv_may_create(srv *s, dreq *r); /* the create rate limit */
 double srv_started_at(srv *s);

@@ -12,14 +12,11 @@
  * GET .../runs, which lists the runs started through the API. */
 #include <errno.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -305,33 +302,15 @@ static loop_tag tag_listen = {on_listen};
 
 int handoff_listen(srv *s, const char *state_dir, wr_err *e) {
     if ((size_t)snprintf(sock_path, sizeof sock_path, "%s/" WR_HANDOFF_SOCKET, state_dir) >=
-        sizeof((struct sockaddr_un){0}.sun_path))
+        sizeof sock_path)
         return wr_invalid(e, "state directory %s: too long for its run socket", state_dir);
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    memcpy(sun.sun_path, sock_path, strlen(sock_path) + 1);
-    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) return wr_sys(e, errno, "socket");
-    /* A stale socket of an earlier daemon goes; anything else at the path stays. */
-    struct stat st;
-    if (lstat(sock_path, &st) == 0) {
-        if (!S_ISSOCK(st.st_mode)) {
-            close(fd);
-            return wr_unsafe(e, "%s exists and is not a socket", sock_path);
-        }
-        unlink(sock_path);
-    }
-    mode_t old = umask(077);
-    int r = bind(fd, (struct sockaddr *)&sun, sizeof sun);
-    umask(old);
-    if (r == 0 && chmod(sock_path, 0600) == 0 && listen(fd, 1024) == 0)
-        r = srv_watch(s, fd, &tag_listen, EPOLLIN);
-    else
-        r = -errno;
+    int fd = srv_unix_listen(sock_path, SOCK_SEQPACKET, "run socket", e);
+    if (fd < 0) return fd;
+    int r = srv_watch(s, fd, &tag_listen, EPOLLIN);
     if (r < 0) {
-        r = wr_sys(e, -r, "cannot listen on %s", sock_path);
         close(fd);
         unlink(sock_path);
-        return r;
+        return wr_sys(e, -r, "cannot listen on %s", sock_path);
     }
     listen_fd = fd;
     return 0;

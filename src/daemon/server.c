@@ -348,18 +348,18 @@ bad:
                       v);
 }
 
-static int unix_listener(const char *path, wr_err *e) {
+int srv_unix_listen(const char *path, int type, const char *what, wr_err *e) {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     if (strscpy(sun.sun_path, sizeof sun.sun_path, path) < 0)
-        return wr_invalid(e, "--socket '%s': path too long for a Unix socket", path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        return wr_invalid(e, "%s '%s': path too long for a Unix socket", what, path);
+    int fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) return wr_sys(e, errno, "socket");
     struct stat st;
     /* A stale socket of an earlier daemon goes; anything else at the path stays. */
     if (lstat(path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) {
             close(fd);
-            return wr_unsafe(e, "--socket %s exists and is not a socket", path);
+            return wr_unsafe(e, "%s %s exists and is not a socket", what, path);
         }
         unlink(path);
     }
@@ -531,7 +531,7 @@ int serve(const wr_config *cfg, const serve_opts *o, wr_err *e) {
             snprintf(sock_path, sizeof sock_path, "%s", o->socket);
         else
             snprintf(sock_path, sizeof sock_path, "%s/warren.sock", cfg->state_dir);
-        int ufd = unix_listener(sock_path, e);
+        int ufd = srv_unix_listen(sock_path, SOCK_STREAM, "--socket", e);
         if (ufd < 0) {
             r = ufd;
             goto out;
