@@ -36,46 +36,54 @@ static int connect_daemon(const cli *c) {
     return fd;
 }
 
-/* The request's text, or NULL when the run cannot be said in one (an --env
- * without '=' is the library's to refuse; too long a command line). */
+/* A JSON string of s; JSON holds only UTF-8, which a Linux path or argument
+ * need not be: then *sayable goes false. */
+static json_t *text_of(const char *s, bool *sayable) {
+    json_t *j = json_string(s);
+    if (!j) *sayable = false;
+    return j;
+}
+
+/* The request's text, or NULL when the run cannot be said in one: a string
+ * that is not UTF-8, an --env without '=' (the library's to refuse), too long
+ * a command line. */
 static char *request_text(const wr_run_spec *spec) {
+    bool sayable = true;
     json_t *run = json_object();
     if (spec->shell)
-        json_object_set_new(run, "shell", json_string(spec->shell));
+        json_object_set_new(run, "shell", text_of(spec->shell, &sayable));
     else {
         json_t *argv = json_array();
         for (const char *const *a = spec->argv; *a; a++)
-            json_array_append_new(argv, json_string(*a));
+            json_array_append_new(argv, text_of(*a, &sayable));
         json_object_set_new(run, "command", argv);
     }
     json_object_set_new(run, "level", json_string(wr_level_name(spec->level)));
     json_t *env = json_object();
-    bool sayable = true;
-    for (const char *const *kv = spec->env; kv && *kv; kv++) {
+    for (const char *const *kv = spec->env; kv && *kv && sayable; kv++) {
         const char *eq = strchr(*kv, '=');
-        if (!eq || eq == *kv) {
-            sayable = false;
-            break;
-        }
         char key[256];
-        if ((size_t)(eq - *kv) >= sizeof key) {
+        if (!eq || eq == *kv || (size_t)(eq - *kv) >= sizeof key) {
             sayable = false;
             break;
         }
         memcpy(key, *kv, (size_t)(eq - *kv));
         key[eq - *kv] = '\0';
-        json_object_set_new(env, key, json_string(eq + 1));
+        json_t *v = text_of(eq + 1, &sayable);
+        if (json_object_set_new(env, key, v) < 0) sayable = false; /* a key not UTF-8 */
     }
     json_object_set_new(run, "env", env);
-    if (spec->cwd) json_object_set_new(run, "cwd", json_string(spec->cwd));
-    if (spec->service) json_object_set_new(run, "service", json_string(spec->service));
+    if (spec->cwd) json_object_set_new(run, "cwd", text_of(spec->cwd, &sayable));
+    if (spec->service) json_object_set_new(run, "service", text_of(spec->service, &sayable));
     if (spec->timeout > 0) json_object_set_new(run, "timeout", json_real(spec->timeout));
-    json_t *req = json_pack("{s:s,s:o,s:b}", "tenant", spec->tenant, "run", run, "tty", spec->tty);
-    /* The run's LANG and TERM are this process's, as if it ran the program. */
-    const char *lang = getenv("LANG"), *term = getenv("TERM");
-    if (lang) json_object_set_new(req, "lang", json_string(lang));
-    if (term) json_object_set_new(req, "term", json_string(term));
-    char *text = sayable && req ? json_dumps(req, JSON_COMPACT) : NULL;
+    json_t *req = json_object();
+    json_object_set_new(req, "tenant", text_of(spec->tenant, &sayable));
+    json_object_set_new(req, "run", run);
+    json_object_set_new(req, "tty", json_boolean(spec->tty));
+    /* The run's LANG is this process's, as if it ran the program itself. */
+    const char *lang = getenv("LANG");
+    if (lang) json_object_set_new(req, "lang", text_of(lang, &sayable));
+    char *text = sayable ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
     if (text && strlen(text) > WR_HANDOFF_MSG_MAX) {
         free(text);

@@ -19,6 +19,12 @@ is "a run goes to the daemon" "$out" "$DAEMON_PID"
 out=$(WARREN_RUN_LOCAL=1 "$WARREN" run --level basic "$T" -- sh -c 'echo $PPID')
 ok "WARREN_RUN_LOCAL=1 runs it in the CLI" test "$out" != "$DAEMON_PID" -a -n "$out"
 
+# JSON holds only UTF-8: a run with other bytes stays in the CLI, and runs.
+out=$("$WARREN" run --level basic "$T" -- sh -c 'printf "%s" "$1" | od -An -tx1; echo "$PPID"' sh $'\xff')
+is "an argument that is not UTF-8: passed as it is" "$(echo "$out" | head -1)" " ff"
+ppid=$(echo "$out" | tail -1)
+ok "an argument that is not UTF-8: run by the CLI itself" test -n "$ppid" -a "$ppid" != "$DAEMON_PID"
+
 for level in basic container strong; do
   run_warren run --level "$level" "$T" -- sh -c 'echo out; echo err >&2; exit 7'
   is "$level: the program's stdout" "$out" "out"
