@@ -98,8 +98,8 @@ static int send_request(int fd, const char *text, const int stdio[3]) {
         char space[CMSG_SPACE(sizeof(int) * 3)];
     } ctl = {0};
     struct iovec iov = {(void *)text, strlen(text)};
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl,
-                       .msg_controllen = sizeof ctl};
+    struct msghdr m = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl, .msg_controllen = sizeof ctl};
     struct cmsghdr *c = CMSG_FIRSTHDR(&m);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
@@ -142,8 +142,9 @@ static int answer(cli *c, const char *text, wr_run_result *res) {
             .landlock_abi = (int)json_integer_value(json_object_get(j, "landlock_abi")),
         };
         if (json_is_true(json_object_get(j, "daemon_stopped")))
-            fprintf(stderr, "warren: the daemon serving %s stopped; the run's processes were "
-                            "ended\n",
+            fprintf(stderr,
+                    "warren: the daemon serving %s stopped; the run's processes were "
+                    "ended\n",
                     c->cfg.state_dir);
         rc = 0;
     } else {
@@ -155,8 +156,7 @@ static int answer(cli *c, const char *text, wr_run_result *res) {
     return rc;
 }
 
-int cli_run_handoff(cli *c, const wr_run_spec *spec, int sigfd, wr_run_result *res,
-                    int *stopped) {
+int cli_run_handoff(cli *c, const wr_run_spec *spec, int sigfd, wr_run_result *res, int *stopped) {
     int fd = connect_daemon(c);
     if (fd < 0) return -1;
     char *text = request_text(spec);

@@ -4,7 +4,9 @@
  * everything the daemon waits on: libmicrohttpd's own epoll fd for the TCP
  * listener and for the root-only Unix socket, a signalfd (SIGTERM/SIGINT),
  * and for each supervised run its pidfd, its stdout/stderr pipes and, at the
- * strong level, its seccomp notification fd (runs.c). Because nothing else
+ * strong level, its seccomp notification fd (runs.c). The run socket, where
+ * `warren run` hands the daemon its runs with their stdio, and each such
+ * run's client, pidfd and listener are in it too (handoff.c). Because nothing else
  * runs concurrently, handlers use the library's single registry connection
  * without locks; a handler must therefore never block for long.
  *

@@ -4,9 +4,9 @@
  * the loop for its request; the run then starts with the client's own stdio
  * (the daemon closes its copies at once, so the client's readers see EOF when
  * the run's processes are gone), and its pidfd and seccomp listener join the
- * loop as a daemon run's do (runs.c). When the pidfd turns readable the run is
- * waited for (its tree ended, its audit written) and the client gets the
- * result. A client that hangs up or sends a cancel has the run's tree ended.
+ * loop as a daemon run's do (runs.c). When the pidfd turns readable the run's
+ * tree is ended, the client gets the result, and then the run's audit is
+ * written. A client that hangs up or sends a cancel has the run's tree ended.
  *
  * These runs are the CLI's: they are in the audit as every run is, but not in
  * GET .../runs, which lists the runs started through the API. */
@@ -46,7 +46,8 @@ int handoff_parse(const char *buf, size_t n, handoff_req *ret, wr_err *e) {
     if (!tenant || !*json_string_value(tenant))
         return wr_invalid(e, "run request: tenant: expected a tenant id");
     if (!json_is_object(run)) return wr_invalid(e, "run request: run: expected an object");
-    if (tty && !json_is_boolean(tty)) return wr_invalid(e, "run request: tty: expected true or false");
+    if (tty && !json_is_boolean(tty))
+        return wr_invalid(e, "run request: tty: expected true or false");
     int r = runs_parse_spec(run, &ret->spec, &ret->argv, &ret->env, e);
     if (r < 0) return r;
     ret->spec.tenant = json_string_value(tenant);
@@ -78,10 +79,10 @@ typedef struct htag {
 
 typedef struct hconn {
     struct hconn *next;
-    int conn;  /* the client's socket; -1 once it hung up */
+    int conn;     /* the client's socket; -1 once it hung up */
     int fds[H_N]; /* what the loop watches: conn, and the run's pidfd and listener */
     htag tags[H_N];
-    wr_run *run; /* NULL until started */
+    wr_run *run;  /* NULL until started */
     bool stopped; /* ended by the daemon's stop, past its grace period */
 } hconn;
 
@@ -130,8 +131,8 @@ static ssize_t receive(int fd, char *buf, size_t size, int *fds, size_t max, siz
         char space[CMSG_SPACE(sizeof(int) * 8)];
     } ctl;
     struct iovec iov = {buf, size};
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl,
-                       .msg_controllen = sizeof ctl};
+    struct msghdr m = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl, .msg_controllen = sizeof ctl};
     ssize_t n;
     do
         n = recvmsg(fd, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
@@ -154,7 +155,21 @@ static ssize_t receive(int fd, char *buf, size_t size, int *fds, size_t max, siz
     return n;
 }
 
-static void on_event(srv *s, loop_tag *tag, uint32_t events);
+/* The run has ended: its result to the client, then the registry's record of
+ * it (wr_run_free), and the connection goes. */
+static void finish(srv *s, hconn *h) {
+    wr_err e = WR_ERR_INIT;
+    wr_run_result res;
+    if (wr_run_end(h->run, &res, &e) < 0)
+        reply_err(h, &e);
+    else
+        reply(h,
+              json_pack("{s:i,s:i,s:b,s:f,s:f,s:I,s:i,s:b}", "exit_code", res.exit_code, "signal",
+                        res.signal, "timed_out", res.timed_out, "wall_seconds", res.wall_seconds,
+                        "cpu_seconds", res.cpu_seconds, "peak_rss", (json_int_t)res.peak_rss,
+                        "landlock_abi", res.landlock_abi, "daemon_stopped", h->stopped));
+    hconn_free(s, h);
+}
 
 /* The request: start the run, or answer why not and hang up. */
 static void start(srv *s, hconn *h) {
@@ -195,6 +210,11 @@ static void start(srv *s, hconn *h) {
     for (int i = H_PIDFD; i < H_N; i++)
         if (h->fds[i] >= 0 && srv_watch(s, h->fds[i], &h->tags[i].base, EPOLLIN) < 0)
             h->fds[i] = -1;
+    /* A run the loop cannot see end is not left to run unwatched. */
+    if (h->fds[H_PIDFD] < 0) {
+        wr_run_cancel(h->run, NULL);
+        finish(s, h);
+    }
 out:
     /* The run holds its own copies now. */
     for (size_t i = 0; i < nfds; i++)
@@ -226,22 +246,6 @@ static void client_said(srv *s, hconn *h, uint32_t events) {
     wr_run_cancel(h->run, NULL);
 }
 
-/* The run has ended: its result to the client, then the registry's record of
- * it (wr_run_free), and the connection goes. */
-static void finish(srv *s, hconn *h) {
-    wr_err e = WR_ERR_INIT;
-    wr_run_result res;
-    if (wr_run_end(h->run, &res, &e) < 0)
-        reply_err(h, &e);
-    else
-        reply(h, json_pack("{s:i,s:i,s:b,s:f,s:f,s:I,s:i,s:b}", "exit_code", res.exit_code,
-                           "signal", res.signal, "timed_out", res.timed_out, "wall_seconds",
-                           res.wall_seconds, "cpu_seconds", res.cpu_seconds, "peak_rss",
-                           (json_int_t)res.peak_rss, "landlock_abi", res.landlock_abi,
-                           "daemon_stopped", h->stopped));
-    hconn_free(s, h);
-}
-
 static void on_event(srv *s, loop_tag *tag, uint32_t events) {
     htag *t = (htag *)tag;
     hconn *h = t->h;
@@ -252,7 +256,9 @@ static void on_event(srv *s, loop_tag *tag, uint32_t events) {
         else
             client_said(s, h, events);
         break;
-    case H_PIDFD: finish(s, h); break;
+    case H_PIDFD:
+        finish(s, h);
+        break;
     case H_NOTIFY:
         /* Unwatched once its filter has no task left: it would poll as hung
          * up until the pidfd's turn. */
