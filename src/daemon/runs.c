@@ -321,7 +321,7 @@ static int random_id(char *out, wr_err *e) {
 }
 
 int runs_parse_spec(json_t *j, wr_run_spec *spec, char ***ret_argv, char ***ret_env,
-                      wr_err *e) {
+                    wr_err *e) {
     const char *key;
     json_t *v;
     json_object_foreach(j, key, v) {

@@ -52,7 +52,9 @@
  * is left in the run's cgroup (daemonised grandchildren included), removes
  * it, and records the refusals in the registry. The audit's run_started and
  * run_ended of a short run are written then, in one transaction (one commit
- * per run); a run still going after a second has its start written then. */
+ * per run); a run still going after a second has its start written then.
+ * wr_run_end and wr_run_record are wr_run_wait's two halves, for a supervisor
+ * that answers its client in between (the daemon's run socket). */
 #include "run.h"
 
 #include <fcntl.h>
