@@ -50,7 +50,9 @@ const command cli_commands[] = {
      "seconds. --tty gives it a terminal. --verbose ends with a line on stderr: level, the\n"
      "Landlock ABI enforced, times and peak memory. Output streams through. Exit status: the\n"
      "program's, 128+N for signal N; 125 if warren could not set the run up, 126 if the\n"
-     "program could not be executed, 127 if it was not found.",
+     "program could not be executed, 127 if it was not found. While `warren serve` runs on\n"
+     "the same state directory, the run is handed to it, with warren's own stdio (faster;\n"
+     "WARREN_RUN_LOCAL=1 runs it here).",
      cmd_run},
     {"audit", "[TENANT]", NARGS_AT_MOST_ONE, OPT_AUDIT,
      "the audit log; with TENANT, also the system calls refused it",
