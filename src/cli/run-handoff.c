@@ -3,6 +3,7 @@
  * opens a warren: the point is to skip that. */
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,9 +81,17 @@ static char *request_text(const wr_run_spec *spec) {
     json_object_set_new(req, "tenant", text_of(spec->tenant, &sayable));
     json_object_set_new(req, "run", run);
     json_object_set_new(req, "tty", json_boolean(spec->tty));
-    /* The run's LANG is this process's, as if it ran the program itself. */
+    /* The run's LANG and CPUs are this process's, as if it ran the program
+     * itself. */
     const char *lang = getenv("LANG");
     if (lang) json_object_set_new(req, "lang", text_of(lang, &sayable));
+    cpu_set_t own;
+    if (sched_getaffinity(0, sizeof own, &own) == 0) {
+        json_t *cpus = json_array();
+        for (int i = 0; i < CPU_SETSIZE; i++)
+            if (CPU_ISSET(i, &own)) json_array_append_new(cpus, json_integer(i));
+        json_object_set_new(req, "cpus", cpus);
+    }
     char *text = sayable ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
     if (text && strlen(text) > WR_HANDOFF_MSG_MAX) {

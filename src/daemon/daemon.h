@@ -202,6 +202,7 @@ typedef struct handoff_req {
     json_t *j;
     wr_run_spec spec;
     char **argv, **env;
+    cpu_set_t cpus; /* spec.cpus points here when the request names them */
 } handoff_req;
 /* Checks one request message (no I/O; fuzzed). Free with handoff_req_free,
  * whatever it returned. */

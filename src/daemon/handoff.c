@@ -35,7 +35,7 @@ int handoff_parse(const char *buf, size_t n, handoff_req *ret, wr_err *e) {
     json_t *v;
     json_object_foreach(j, key, v) {
         if (!streq(key, "tenant") && !streq(key, "run") && !streq(key, "lang") &&
-            !streq(key, "term") && !streq(key, "tty"))
+            !streq(key, "term") && !streq(key, "tty") && !streq(key, "cpus"))
             return wr_invalid(e, "run request: unknown field '%s'", key);
         if ((streq(key, "tenant") || streq(key, "lang") || streq(key, "term")) &&
             (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)))
@@ -54,6 +54,22 @@ int handoff_parse(const char *buf, size_t n, handoff_req *ret, wr_err *e) {
     ret->spec.lang = json_string_value(json_object_get(j, "lang"));
     ret->spec.term = json_string_value(json_object_get(j, "term"));
     ret->spec.tty = json_is_true(tty);
+    json_t *cpus = json_object_get(j, "cpus");
+    if (cpus) {
+        size_t i;
+        json_t *c;
+        if (!json_is_array(cpus) || json_array_size(cpus) == 0)
+            return wr_invalid(e, "run request: cpus: expected a non-empty array of CPU numbers");
+        CPU_ZERO(&ret->cpus);
+        json_array_foreach(cpus, i, c) {
+            json_int_t cpu = json_is_integer(c) ? json_integer_value(c) : -1;
+            if (cpu < 0 || cpu >= CPU_SETSIZE)
+                return wr_invalid(e, "run request: cpus[%zu]: expected a CPU number below %d", i,
+                                  CPU_SETSIZE);
+            CPU_SET((int)cpu, &ret->cpus);
+        }
+        ret->spec.cpus = &ret->cpus;
+    }
     return 0;
 }
 

@@ -8,6 +8,7 @@
  * exit status, ends whatever it left running, and reports CPU and memory. */
 #pragma once
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -40,6 +41,9 @@ typedef struct wr_run_spec {
     /* The caller's LANG and TERM, which the run's environment takes; NULL:
      * this process's own (a daemon passes its client's). */
     const char *lang, *term;
+    /* The CPUs the run may use, within its tenant's cpuset; NULL: those of
+     * this process (a daemon passes its client's). */
+    const cpu_set_t *cpus;
 } wr_run_spec;
 
 typedef struct wr_run_result {

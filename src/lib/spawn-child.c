@@ -115,8 +115,9 @@ _Noreturn void wr_spawn_child(const plan *p) {
      * undo it: the kernel keeps an affinity asked for with sched_setaffinity
      * (which the child inherited) within every cpuset it is moved to. So the
      * child asks for the supervisor's first CPUs, and the kernel narrows
-     * them to its tenant's cpuset. Not a step that fails the run: at worst
-     * it runs where the supervisor does. */
+     * them to its tenant's cpuset. A daemon running a client's run asks for
+     * the client's CPUs instead, as the client's own child would have them.
+     * Not a step that fails the run: at worst it runs where its parent does. */
     if (p->cpus) (void)sched_setaffinity(0, sizeof *p->cpus, p->cpus);
 
     /* If warren dies, the run must not outlive it unwatched. The parent may

@@ -58,7 +58,9 @@ typedef struct plan {
     struct rlimit limits[WR_RUN_NLIMITS]; /* wr_run_rlimits, clamped to what warren itself may set */
     int cgroup_v1[WR_CGROUP_ATTACH_MAX]; /* hybrid host: the tenant's v1 groups' tasks */
     int ncgroup_v1;
-    const cpu_set_t *cpus; /* the supervisor's own CPUs when it keeps off some, else NULL */
+    /* The caller's CPUs (wr_run_spec), else the supervisor's own when it
+     * keeps off some, else NULL: the child keeps what it inherited. */
+    const cpu_set_t *cpus;
     int init_fd;       /* contained: the init program (spawn-init.c) */
     char **init_envp;  /* contained: the init's environment (spawn-protocol.h) */
 } plan;

@@ -612,7 +612,7 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
     if ((r = pl.ncgroup_v1 = wr_cgroup_attach_fds(w->cgroups, t.linux_username, pl.cgroup_v1,
                                                   ELEMENTSOF(pl.cgroup_v1), e)) < 0)
         goto out;
-    pl.cpus = wr_supervisor_run_cpus(w);
+    pl.cpus = spec->cpus ? spec->cpus : wr_supervisor_run_cpus(w);
 
     /* Blocked across clone so that no handler of the parent's runs in the
      * child before wr_spawn_child has reset them all. */

@@ -29,6 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         check(req.spec.level <= WR_LEVEL_STRONG);
         for (const char *const *kv = req.spec.env; kv && *kv; kv++)
             check(strchr(*kv, '=') != NULL && **kv != '=');
+        if (req.spec.cpus) check(req.spec.cpus == &req.cpus && CPU_COUNT(&req.cpus) > 0);
     } else {
         check(e.kind != WR_ERR_NONE && e.msg[0]);
     }

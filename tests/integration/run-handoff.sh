@@ -31,6 +31,15 @@ for level in basic container strong; do
   is "$level: the program's stderr" "$err" "err"
   is "$level: the program's exit status" "$rc" 7
 done
+# What its own child would inherit from the CLI, a handed-over run has too.
+n=$(nproc)
+for level in basic strong; do
+  out=$(taskset -c 0 "$WARREN" run --level "$level" "$T" -- grep Cpus_allowed_list /proc/self/status)
+  is "$level: the CLI's CPU affinity (taskset -c 0)" "${out##*:[[:space:]]}" 0
+  out=$("$WARREN" run --level "$level" "$T" -- grep Cpus_allowed_list /proc/self/status)
+  is "$level: every CPU when the CLI has every CPU" "${out##*:[[:space:]]}" "0-$((n - 1))"
+done
+
 run_warren run "$T" -- sh -c 'kill -TERM $$'
 is "killed by a signal: 128+N" "$rc" 143
 is "stdin reaches the program" "$(echo piped | "$WARREN" run "$T" -- cat)" "piped"
