@@ -176,8 +176,9 @@ int cli_run_handoff(cli *c, const wr_run_spec *spec, int sigfd, wr_run_result *r
     }
     free(text);
 
-    /* The daemon has the run: wait for its end, passing on a stop. */
-    char buf[4096];
+    /* The daemon has the run: wait for its end, passing on a stop. The answer
+     * fits: an error's message is at most 1 KiB, 6 KiB escaped. */
+    char buf[16384];
     int rc = -1;
     while (rc < 0) {
         struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = sigfd, .events = POLLIN}};
