@@ -44,12 +44,6 @@ void srv_unwatch(srv *s, int fd) {
     epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
-static double mono(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* The client's address as a rate-limit key: the IP for TCP, one key for the
  * Unix socket. */
 static size_t client_key(dreq *r, unsigned char key[16]) {
@@ -74,7 +68,7 @@ static size_t client_key(dreq *r, unsigned char key[16]) {
 bool srv_may_create(srv *s, dreq *r) {
     unsigned char key[16];
     size_t n = client_key(r, key);
-    return ratelimit_take(s->rl_create, key, n, mono());
+    return ratelimit_take(s->rl_create, key, n, wr_mono());
 }
 
 /* --- one request ------------------------------------------------------------ */
@@ -113,7 +107,7 @@ static bool precheck(dreq *r, int *ret) {
     r->nparams = 0;
     unsigned char key[16];
     size_t kn = client_key(r, key);
-    if (!ratelimit_take(s->rl, key, kn, mono())) {
+    if (!ratelimit_take(s->rl, key, kn, wr_mono())) {
         s->rate_limited_total++;
         *ret = reply_error(r, 429, "rate_limited", "too many requests from this client; slow down");
         return false;
@@ -195,7 +189,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!r) return MHD_NO;
         r->s = s;
         r->conn = conn;
-        r->t0 = mono();
+        r->t0 = wr_mono();
         snprintf(r->method, sizeof r->method, "%s", method);
         r->path = strdup(url);
         if (!r->path) {
@@ -277,7 +271,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     srv *s = cls;
     dreq *r = *con_cls;
     if (!r) return;
-    metrics_observe(s, r->status ? r->status : 500, mono() - r->t0);
+    metrics_observe(s, r->status ? r->status : 500, wr_mono() - r->t0);
     dreq_free(r);
     *con_cls = NULL;
 }
@@ -428,7 +422,7 @@ static void loop(srv *s) {
                 while (read(s->sigfd, &si, sizeof si) == sizeof si)
                     if (!s->stopping) {
                         s->stopping = true;
-                        s->stop_deadline = mono() + s->grace;
+                        s->stop_deadline = wr_mono() + s->grace;
                         /* Stop accepting; connections in flight are still served. */
                         int lfd = s->tcp ? MHD_quiesce_daemon(s->tcp) : -1;
                         if (lfd >= 0) close(lfd);
@@ -450,7 +444,7 @@ static void loop(srv *s) {
         handoff_tick();
         if (s->stopping) {
             if (runs_active(s) == 0 && handoff_active() == 0 && archive_active() == 0) break;
-            double now = mono();
+            double now = wr_mono();
             if (now >= s->stop_deadline && !s->aborted) {
                 /* Past the grace period: runs end now; exports and imports get
                  * a moment to report their helpers' end to their clients. */

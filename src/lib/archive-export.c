@@ -47,12 +47,6 @@ wr_compression wr_compression_for_name(const char *name) {
     return WR_COMPRESS_ZSTD;
 }
 
-static double mono(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Files with more than one link, by inode: the first path archived. */
 typedef struct links {
     wr_pathset *by_inode; /* "dev:ino" -> index into paths */
@@ -86,7 +80,7 @@ typedef struct xctx {
 
 static void report(xctx *x, bool done) {
     if (!x->o || !x->o->progress) return;
-    double now = mono();
+    double now = wr_mono();
     if (!done && now - x->last_report < 0.1) return;
     x->last_report = now;
     x->prog.files = x->st.files;
@@ -508,7 +502,7 @@ static int export_home(warren *w, const wr_tenant *t, int home, int outfd, const
     if (!x->md || !x->sha256 || !x->en || !x->buf || !x->links.by_inode || !x->path)
         return wr_sys(e, ENOMEM, "export");
     x->len = x->cap = strlen(x->path);
-    x->start = x->last_report = mono();
+    x->start = x->last_report = wr_mono();
     if (o && o->progress) {
         wr_usage u;
         if (wr_disk_usage(home, &u, NULL) == 0) x->prog.total_bytes = u.bytes;

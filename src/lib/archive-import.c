@@ -254,16 +254,10 @@ typedef struct xstate {
     wr_err *e;
 } xstate;
 
-static double mono(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void report(xstate *x, bool done) {
     const wr_import_opts *o = x->c->o;
     if (!o || !o->progress) return;
-    double now = mono();
+    double now = wr_mono();
     if (!done && now - x->last < 0.1) return;
     x->last = now;
     wr_progress p = {.files = x->f.files,
@@ -397,7 +391,7 @@ static int extract_all(xstate *x, char **manifest, size_t *manifest_len, struct 
 }
 
 static int extract(ictx *c, result *res, wr_err *e) {
-    xstate x = {.c = c, .res = res, .e = e, .start = mono()};
+    xstate x = {.c = c, .res = res, .e = e, .start = wr_mono()};
     int r = wr_filter_init(&x.f, c->tenant, c->from, c->limit_bytes, c->limit_files, e);
     if (r < 0) return r;
     x.in = archive_read_new();

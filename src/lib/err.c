@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include "util.h"
 
@@ -84,6 +85,12 @@ int wr_err_http_status(const wr_err *e) {
         return 500;
     }
     return 500;
+}
+
+double wr_mono(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 double wr_now(void) {

@@ -356,12 +356,6 @@ bool wr_run_orphaned(const char *run, void *userdata) {
     return pid != getpid() && kill(pid, 0) < 0 && errno == ESRCH;
 }
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* The report the child wrote, as the error the caller sees. */
 static int setup_failed(const report *rep, const char *path, wr_err *e) {
     int code = rep->step == STEP_EXEC && rep->errnum == ENOENT ? WR_EXIT_NOTFOUND
@@ -659,7 +653,7 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
     run->pid = pid;
     run->pidfd = pidfd;
     run->cgroup_fd = TAKE_FD(cgfd);
-    run->started = now();
+    run->started = wr_mono();
     run->result.landlock_abi = ruleset >= 0 ? abi : 0;
     run->deadline = spec->timeout > 0 ? run->started + spec->timeout : 0;
 
@@ -732,7 +726,7 @@ static void reap(wr_run *r) {
     struct rusage ru = {0};
     while (wait4(r->pid, &status, 0, &ru) < 0 && errno == EINTR) {}
     r->reaped = true;
-    r->result.wall_seconds = now() - r->started;
+    r->result.wall_seconds = wr_mono() - r->started;
     r->result.peak_rss = (uint64_t)ru.ru_maxrss * 1024;
     /* Contained: the command's own status, as the init wrote it; nothing
      * there if the init itself was killed (timeout, cancel): then its own. */
@@ -840,12 +834,12 @@ static double next_due(const wr_run *r) {
 int wr_run_deadline_ms(const wr_run *r) {
     double due = next_due(r);
     if (!due) return -1;
-    double left = due - now();
+    double left = due - wr_mono();
     return left <= 0 ? 0 : (int)(left * 1000) + 1;
 }
 
 int wr_run_expire(wr_run *r, wr_err *e) {
-    double t = now();
+    double t = wr_mono();
     if (!r->start_recorded && t >= r->start_due) record_start(r);
     if (!r->deadline || r->result.timed_out || t < r->deadline) return 0;
     r->result.timed_out = true;

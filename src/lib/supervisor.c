@@ -22,19 +22,13 @@
  * next upkeep after a quota change of its own. */
 #include <errno.h>
 #include <sched.h>
-#include <time.h>
 
 #include "cgroup.h"
 #include "supervisor.h"
+#include "util.h"
 #include "warren-internal.h"
 
 #define SUPERVISOR_RECHECK_S 5.0
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static bool kept_off(const wr_supervisor *s) {
     return s->on && !CPU_EQUAL(&s->current, &s->from);
@@ -48,7 +42,7 @@ int wr_supervisor_place(warren *w, wr_err *e) {
         s->current = s->from;
         s->on = true;
     }
-    s->checked = now();
+    s->checked = wr_mono();
     cpu_set_t want = s->from;
     if (wr_ensure_cgroups(w, NULL) == 0) wr_cgroup_unplaced_cpus(w->cgroups, &s->from, &want);
     if (!CPU_EQUAL(&want, &s->current)) {
@@ -78,5 +72,5 @@ const cpu_set_t *wr_supervisor_run_cpus(const warren *w) {
 }
 
 bool wr_supervisor_due(const warren *w) {
-    return w->supervisor.on && now() - w->supervisor.checked >= SUPERVISOR_RECHECK_S;
+    return w->supervisor.on && wr_mono() - w->supervisor.checked >= SUPERVISOR_RECHECK_S;
 }

@@ -61,3 +61,5 @@ static inline uint64_t wr_fnv1a(uint64_t h, const void *data, size_t n) {
 
 /* Seconds since the epoch with microseconds, as pactown's time.time(). */
 double wr_now(void);
+/* Seconds of CLOCK_MONOTONIC, for intervals and deadlines. */
+double wr_mono(void);
