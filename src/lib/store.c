@@ -137,6 +137,8 @@ enum stmt_id {
     ST_NET_PUT,
     ST_NET_DROP,
     ST_QUOTA_GET,
+    ST_BEGIN,
+    ST_COMMIT,
     ST_MAX,
 };
 
@@ -195,6 +197,9 @@ static const char *const stmt_sql[ST_MAX] = {
     [ST_NET_DROP] = "DELETE FROM tenant_net WHERE saas_user_id = ?1",
     /* Every run reads two rows: the tenant's and the defaults (''). */
     [ST_QUOTA_GET] = "SELECT " QUOTA_COLS " FROM tenant_quotas WHERE saas_user_id = ?1",
+    /* Every run's audit is a transaction: prepared once, not parsed each time. */
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
 };
 
 struct wr_store {
@@ -235,6 +240,8 @@ static int exec_fail(wr_store *s, char *msg, wr_err *e) {
     sqlite3_free(msg);
     return r;
 }
+
+static int step_done(wr_store *s, sqlite3_stmt *st, wr_err *e, const char *what);
 
 static int exec(wr_store *s, const char *sql, wr_err *e) {
     char *msg = NULL;
@@ -432,10 +439,12 @@ void wr_store_close(wr_store *s) {
 }
 
 int wr_store_begin(wr_store *s, wr_err *e) {
-    return exec(s, "BEGIN IMMEDIATE", e);
+    sqlite3_stmt *st = stmt(s, ST_BEGIN, e);
+    return st ? step_done(s, st, e, "begin a transaction") : -EIO;
 }
 int wr_store_commit(wr_store *s, wr_err *e) {
-    return exec(s, "COMMIT", e);
+    sqlite3_stmt *st = stmt(s, ST_COMMIT, e);
+    return st ? step_done(s, st, e, "commit") : -EIO;
 }
 void wr_store_rollback(wr_store *s) {
     if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
