@@ -3,8 +3,8 @@
  * A command that is not written to be an init (a shell, python) would, as
  * pid 1, leave its orphans as zombies and ignore every signal it has no
  * handler for, SIGTERM included. So a run's child, once set up (namespaces,
- * root, ids, capabilities, Landlock, seccomp: spawn-child.c), starts the
- * command as pid 2 and then execs this program, which stays:
+ * root, ids, capabilities, Landlock, seccomp: spawn-child.c), execs this
+ * program, which starts the command as pid 2 and stays:
  *   - it forwards the termination signals sent to it (by wr_run_signal, or by
  *     the command's own processes) to the command; signals the kernel sends
  *     to the terminal's process group (^C) already reach the command, so
@@ -14,8 +14,6 @@
  *     status pipe (the run reports the command's exit code or signal, not
  *     the init's) and exits with the same code (128+N for signal N); the
  *     kernel then ends whatever is left in the namespace.
- * The child blocked those signals before the command existed; they wait,
- * pending, across this exec until the loop below takes them.
  *
  * Why a program of its own, exec'ed from a sealed memfd (spawn-init.c): the
  * child can then be cloned sharing warren's memory until this exec (vfork's
@@ -26,8 +24,8 @@
  *
  * It is built without a C library: no start-up code to run before main (a
  * static glibc spends about 0.3 ms there), nothing linked that the init does
- * not call. The system calls are the x86-64 ones; spawn-protocol.h has the
- * interface. */
+ * not call. Its memory is a few pages, so its fork of the command is cheap.
+ * The system calls are the x86-64 ones; spawn-protocol.h has the interface. */
 #include <asm/unistd.h>
 #include <linux/errno.h>
 #include <linux/prctl.h>
@@ -70,28 +68,24 @@ typedef uint64_t ksigset;
 
 static const int forwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
 
-static _Noreturn void fail(int errnum) {
-    report r = {STEP_INIT, errnum, 0};
+static void report_exec_failure(int errnum) {
+    report r = {STEP_EXEC, errnum, 0};
     SYS(__NR_write, INIT_FD_ERR, &r, sizeof r, 0);
-    exit_group(INIT_EXIT_SETUP);
 }
 
-/* The command's pid, from the one environment entry the child gave
- * (spawn-protocol.h); 0 if it is not there. */
-static long command_pid(char **envp) {
-    static const char key[] = INIT_CMD_ENV;
+/* The environment the init was given: the command's, INIT_MARK, the path,
+ * the command's argv. Splits it in place (the init's own stack). */
+static int split(char **envp, char ***ret_env, char **ret_path, char ***ret_argv) {
     for (char **p = envp; *p; p++) {
-        const char *v = *p;
-        size_t i = 0;
-        while (i < sizeof key - 1 && v[i] == key[i])
-            i++;
-        if (i < sizeof key - 1) continue;
-        long pid = 0;
-        for (v += i; *v >= '0' && *v <= '9' && pid < 0x40000000; v++)
-            pid = pid * 10 + (*v - '0');
-        return *v ? 0 : pid;
+        if ((*p)[0] != INIT_MARK[0] || (*p)[1] != '\0') continue;
+        *p = NULL;
+        if (!p[1] || !p[2]) return -1;
+        *ret_env = envp;
+        *ret_path = p[1];
+        *ret_argv = p + 2;
+        return 0;
     }
-    return 0;
+    return -1;
 }
 
 static _Noreturn void init_main(char **envp) {
@@ -101,26 +95,54 @@ static _Noreturn void init_main(char **envp) {
     /* The exec named it after its fd; /proc/1/comm says what it is. */
     SYS(__NR_prctl, PR_SET_NAME, INIT_NAME, 0, 0);
 
-    long cmd = command_pid(envp);
-    if (cmd <= 0) fail(EINVAL);
+    char **env, *path, **argv;
+    if (split(envp, &env, &path, &argv) < 0) {
+        report r = {STEP_INIT, EINVAL, 0};
+        SYS(__NR_write, INIT_FD_ERR, &r, sizeof r, 0);
+        exit_group(INIT_EXIT_SETUP);
+    }
 
-    /* The child blocked these before starting the command; blocked again in
-     * case an older child did not. */
-    ksigset set = SIGBIT(SIGCHLD);
+    /* Blocked before the command exists, so none is lost before the loop;
+     * blocked signals are queued for pid 1 even from outside its namespace. */
+    ksigset set = SIGBIT(SIGCHLD), none = 0;
     for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)
         set |= SIGBIT(forwarded[i]);
     SYS(__NR_rt_sigprocmask, SIG_BLOCK, &set, 0, sizeof set);
 
-    /* The parent reads the error pipe's end once this copy is closed (the
-     * command's closed at its exec). The init keeps none of the run's
-     * stdio, so a reader of the run's output sees its end when the
-     * command's processes close theirs. */
+    /* The command gets none of the init's own fds; the init keeps the
+     * listener (if any) for the parent to take. */
+    for (int fd = INIT_FD_ERR; fd <= INIT_FD_LISTENER; fd++)
+        SYS(__NR_fcntl, fd, 2 /* F_SETFD */, 1 /* FD_CLOEXEC */, 0);
+
+    long cmd = SYS(__NR_fork, 0, 0, 0, 0);
+    if (cmd == 0) {
+        SYS(__NR_rt_sigprocmask, SIG_SETMASK, &none, 0, sizeof none);
+        long r = SYS(__NR_execve, path, argv, env, 0);
+        report_exec_failure((int)-r);
+        exit_group(INIT_EXIT_SETUP);
+    }
+    if (cmd < 0) {
+        report r = {STEP_INIT, (int)-cmd, 0};
+        SYS(__NR_write, INIT_FD_ERR, &r, sizeof r, 0);
+        exit_group(INIT_EXIT_SETUP);
+    }
+    /* The command has its own copy of the error pipe, closed by its exec:
+     * the parent reads EOF then. The init keeps none of the run's stdio, so
+     * a reader of the run's output sees its end when the command's
+     * processes close theirs. */
     SYS(__NR_close, INIT_FD_ERR, 0, 0, 0);
     for (int fd = 0; fd < 3; fd++)
         SYS(__NR_close, fd, 0, 0, 0);
 
     for (;;) {
-        /* Reap first: the command may have ended before this exec. */
+        /* siginfo_t: si_signo, si_errno, si_code, then the rest. */
+        int info[32];
+        long sig = SYS(__NR_rt_sigtimedwait, &set, info, 0, sizeof set);
+        if (sig < 0) continue;
+        if (sig != SIGCHLD) {
+            if (info[2] <= 0) SYS(__NR_kill, cmd, sig, 0, 0); /* SI_USER, SI_QUEUE, SI_TKILL: sent */
+            continue;
+        }
         int status;
         long done;
         while ((done = SYS(__NR_wait4, -1, &status, WNOHANG, 0)) > 0) {
@@ -129,12 +151,6 @@ static _Noreturn void init_main(char **envp) {
             int code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f);
             exit_group(code);
         }
-        /* siginfo_t: si_signo, si_errno, si_code, then the rest. SIGCHLD
-         * needs nothing more than the wait above. */
-        int info[32];
-        long sig = SYS(__NR_rt_sigtimedwait, &set, info, 0, sizeof set);
-        if (sig > 0 && sig != SIGCHLD && info[2] <= 0)
-            SYS(__NR_kill, cmd, sig, 0, 0); /* SI_USER, SI_QUEUE, SI_TKILL: sent */
     }
 }
 

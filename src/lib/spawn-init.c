@@ -13,7 +13,6 @@
  * between the child and the exec. */
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -70,55 +69,25 @@ int wr_spawn_init_fd(wr_err *e) {
     return init_fd;
 }
 
-/* The init's one environment entry: INIT_CMD_ENV and pid in decimal, in
- * buf (no allocation: the child may share a threaded parent's memory). */
-static char *cmd_env(char *buf, size_t size, pid_t pid) {
-    char digits[12];
-    size_t n = 0, len = sizeof INIT_CMD_ENV - 1;
-    unsigned v = (unsigned)pid;
-    do
-        digits[n++] = (char)('0' + v % 10);
-    while ((v /= 10) && n < sizeof digits);
-    if (len + n + 1 > size) return NULL;
-    memcpy(buf, INIT_CMD_ENV, len);
-    while (n)
-        buf[len++] = digits[--n];
-    buf[len] = '\0';
-    return buf;
+char **wr_spawn_init_env(char **envp, const char *path, char **argv) {
+    size_t ne = 0, na = 0;
+    while (envp[ne])
+        ne++;
+    while (argv[na])
+        na++;
+    char **v = calloc(ne + na + 3, sizeof *v);
+    if (!v) return NULL;
+    memcpy(v, envp, ne * sizeof *v);
+    v[ne] = (char *)INIT_MARK;
+    v[ne + 1] = (char *)path;
+    memcpy(v + ne + 2, argv, na * sizeof *v);
+    return v; /* calloc's zero ends it */
 }
 
 _Noreturn void wr_spawn_exec_init(const plan *p, int listener) {
-    /* Held from here until the init waits for them, across its exec: the
-     * command's end (SIGCHLD) and the termination signals the init forwards
-     * (src/init says which). Blocked, they stay pending for it; pid 1 would
-     * drop them otherwise, having no handler. */
-    sigset_t held;
-    sigemptyset(&held);
-    static const int kept[] = {SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
-    for (size_t i = 0; i < ELEMENTSOF(kept); i++)
-        sigaddset(&held, kept[i]);
-    CHECK(p, STEP_INIT, sigprocmask(SIG_BLOCK, &held, NULL) == 0);
-
-    /* The command first, as pid 2, by vfork: it shares this memory until its
-     * exec (no page table copied), and this process waits meanwhile. The init
-     * is exec'ed afterwards, while the command is already running, so its
-     * exec is off the run's path to the command. Every fd but the stdio is
-     * close-on-exec here (STEP_CLOSE_FDS): the command gets none of the
-     * init's. */
-    pid_t cmd = vfork();
-    if (cmd == 0) {
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        execve(p->path, p->argv, p->envp);
-        wr_spawn_fail(p, STEP_EXEC, errno, 0);
-    }
-    if (cmd < 0) wr_spawn_fail(p, STEP_INIT, errno, 0);
-
     /* Each fd goes first above the init's numbers, so that one landing on
      * another's number cannot clobber it; dup3 then places it without
-     * close-on-exec. A failure is still reported on the original pipe; the
-     * command, the init's child, ends with this process. */
+     * close-on-exec. A failure is still reported on the original pipe. */
     int high[3] = {-1, -1, -1}, from[3] = {p->err_fd, p->status_fd, listener};
     for (int i = 0; i < 3; i++)
         if (from[i] >= 0 && (high[i] = fcntl(from[i], F_DUPFD_CLOEXEC, INIT_FD_LISTENER + 1)) < 0)
@@ -133,8 +102,7 @@ _Noreturn void wr_spawn_exec_init(const plan *p, int listener) {
         if (write(p->err_fd, &hand, sizeof hand) != (ssize_t)sizeof hand)
             wr_spawn_fail(p, STEP_SECCOMP, EPIPE, 0);
     }
-    char env0[sizeof INIT_CMD_ENV + 12];
-    char *argv[] = {(char *)INIT_NAME, NULL}, *envp[] = {cmd_env(env0, sizeof env0, cmd), NULL};
-    syscall(SYS_execveat, p->init_fd, "", argv, envp, AT_EMPTY_PATH);
+    char *argv[] = {(char *)INIT_NAME, NULL};
+    syscall(SYS_execveat, p->init_fd, "", argv, p->init_envp, AT_EMPTY_PATH);
     wr_spawn_fail(p, STEP_INIT, errno, 0);
 }

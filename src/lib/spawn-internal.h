@@ -62,10 +62,11 @@ typedef struct plan {
      * keeps off some, else NULL: the child keeps what it inherited. */
     const cpu_set_t *cpus;
     int init_fd;       /* contained: the init program (spawn-init.c) */
+    char **init_envp;  /* contained: the init's environment (spawn-protocol.h) */
 } plan;
 
-/* The child: runs the steps and execs the command (or, contained, starts
- * the command and becomes its init). Never returns. */
+/* The child: runs the steps and execs the command (or, contained, becomes
+ * the init that starts it). Never returns. */
 _Noreturn void wr_spawn_child(const plan *p);
 
 /* Reports the failed step on the error pipe and exits with WR_EXIT_SETUP. */
@@ -81,9 +82,11 @@ _Noreturn void wr_spawn_fail(const plan *p, step s, int errnum, int detail);
 /* The parent: an fd (close-on-exec) on the init program, a sealed memfd
  * made once per process. */
 int wr_spawn_init_fd(wr_err *e);
-/* The child, last: starts the command as its own child, then moves the
- * error and status pipes (and the seccomp listener, or -1) to the init's fds
- * and execs the init. Never returns. */
+/* The parent: the init's environment for a command (spawn-protocol.h), a
+ * new array of the given strings. */
+char **wr_spawn_init_env(char **envp, const char *path, char **argv);
+/* The child, last: moves the error and status pipes (and the seccomp
+ * listener, or -1) to the init's fds and execs the init. Never returns. */
 _Noreturn void wr_spawn_exec_init(const plan *p, int listener);
 
 #endif

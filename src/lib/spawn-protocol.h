@@ -5,8 +5,8 @@
 #ifndef WARREN_SPAWN_PROTOCOL_H
 #define WARREN_SPAWN_PROTOCOL_H
 
-/* The child's steps, in order (spawn-child.c runs them; a contained run's
- * last two are in spawn-init.c). */
+/* The child's steps, in order (spawn-child.c runs them; the init's own are
+ * the last two). */
 typedef enum step {
     STEP_SIGNALS,        /* default dispositions, nothing blocked */
     STEP_CGROUP_V1,      /* hybrid host: join the tenant's v1 groups (quota limits) */
@@ -32,8 +32,8 @@ typedef enum step {
     STEP_NO_CAPS,        /* strong: prove no capability is left */
     STEP_LANDLOCK,       /* strong: the filesystem it may touch */
     STEP_SECCOMP,        /* strong: the system-call filter, last before exec */
-    STEP_INIT,           /* contained: start the command, then become the init (pid 1) */
-    STEP_EXEC,           /* the command's execve */
+    STEP_INIT,           /* contained: exec the init (pid 1), which starts the command */
+    STEP_EXEC,           /* the command's execve (by the child, or by the init) */
     STEP_MAX,
 } step;
 
@@ -47,21 +47,20 @@ typedef struct report {
 
 #define REPORT_LISTENER (-1)
 
-/* The init's fds, as the child leaves them for it: the error pipe (which
- * the init closes at once: the parent then reads its end), the status pipe
- * (the command's wait status), and, at the strong level, the seccomp
- * listener, which the init keeps open until the parent has its own copy
- * (spawn.c). */
+/* The init's fds, as the child leaves them for it: the error pipe (a failed
+ * exec of the command is reported there), the status pipe (the command's
+ * wait status), and, at the strong level, the seccomp listener, which the
+ * init keeps open until the parent has its own copy (spawn.c). */
 #define INIT_FD_ERR 3
 #define INIT_FD_STATUS 4
 #define INIT_FD_LISTENER 5
 
 /* The init's argv is {INIT_NAME, NULL}: /proc/1/cmdline shows that and
- * nothing of the run. Its environment is one entry, INIT_CMD_ENV and the
- * command's pid in decimal: the command is already its child when it
- * starts (spawn-init.c says why). */
+ * nothing of the run. Its environment is the command's, then INIT_MARK, then
+ * the command's path and argv; no environment entry is INIT_MARK (each is
+ * KEY=VALUE). The init is not dumpable, so the run cannot read it there. */
 #define INIT_NAME "warren-init"
-#define INIT_CMD_ENV "WARREN_INIT_CMD="
+#define INIT_MARK "\001"
 
 /* The exit code of a child (or init) whose setup failed. */
 #define INIT_EXIT_SETUP 125

@@ -35,11 +35,11 @@
  * child leaves it at a fixed fd of the init, says so on the error pipe, and
  * the parent takes its own copy with pidfd_getfd.
  *
- * A contained child, pid 1 of the run's pid namespace, vforks the command
- * (pid 2) and, once the command has exec'ed, execs warren-init (spawn-init.c,
- * src/init), which reaps orphans, forwards termination signals, and reports
- * the command's own wait status on a status pipe, so the run ends with the
- * command's status. The error pipe reaches EOF when both have exec'ed.
+ * A contained child does not exec the command itself but warren-init
+ * (spawn-init.c, src/init): pid 1 of the run's pid namespace, which forks the
+ * command, reaps orphans, forwards termination signals, and reports the
+ * command's own wait status on a status pipe, so the run ends with the
+ * command's status. The error pipe reaches EOF when the command has exec'ed.
  *
  * Without root (userns.c), a contained run is cloned into a user namespace
  * and a network namespace of its own as well: its first step maps the
@@ -474,6 +474,7 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
     strv env = {0};
     _cleanup_free_ char *path = NULL;
     char **argv = NULL;
+    _cleanup_free_ char **init_envp = NULL;
     _cleanup_close_ int devnull = -1, err_r = -1, err_w = -1, cgfd = -1;
     _cleanup_close_ int netns = -1, ruleset = -1;
     _cleanup_close_ int status_r = -1, status_w = -1;
@@ -521,6 +522,10 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
         goto out;
     }
     argv = (char **)args; /* execve takes char *const *; nothing writes to them */
+    if (contained && !(init_envp = wr_spawn_init_env(env.v, path, argv))) {
+        r = wr_sys(e, ENOMEM, "run environment");
+        goto out;
+    }
 
     int stdio[3];
     for (int i = 0; i < 3; i++) {
@@ -587,6 +592,7 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
         .argv = argv,
         .envp = env.v,
         .init_fd = init_fd,
+        .init_envp = init_envp,
     };
         clamp_limits(pl.limits);
     /* The tenant's open-files quota replaces the default ceiling. */

@@ -26,7 +26,7 @@ for level in container strong; do
   is "$level: the command is pid 2, a child of pid 1" "$(echo "$out" | head -1)" "2 1"
   is "$level: pid 1 (the init) is there" "$(echo "$out" | tail -1)" init
 
-  # Pid 1 began as a clone of the supervising warren: it must not show warren's
+  # The init is a fork of the supervising warren: it must not show warren's
   # command line (tenant ids, options), environment or memory to the run.
   run_warren run --level $level init-a -- /bin/sh -c \
     'tr "\0" " " </proc/1/cmdline; echo; cat /proc/1/comm
@@ -53,12 +53,12 @@ for level in container strong; do
   is "$level: an orphaned grandchild is reaped (no zombie left)" "$out" 0
   is "$level: the run exits 0" "$rc" 0
 
-  # The command is started before its init is exec'ed: none of the fds the
-  # init keeps (error and status pipes, seccomp listener) may reach it.
+  # None of the fds the init keeps (error and status pipes, seccomp
+  # listener) may reach the command.
   run_warren run --level $level init-a -- /bin/sh -c 'ls /proc/$$/fd | tr "\n" " "'
   is "$level: the command holds only its stdio, none of the init's fds" "$out" "0 1 2 "
-  # A command that ends at once may end before its init has started: the
-  # init must still reap it and report its status.
+  # A command that ends at once is reaped and its status reported all the
+  # same.
   exits "$level: a command that ends at once still gives its exit code" 1 \
     run --level $level init-a -- /bin/false
 
