@@ -62,6 +62,7 @@
 #include "benchlib.h"
 #include "config.h"
 #include "err.h"
+#include "handoff.h"
 #include "run.h"
 #include "tenant.h"
 
@@ -338,8 +339,8 @@ static int run_library(row *r, size_t k, bool rec) {
  * socket answers, or -1 with why in *why. */
 static pid_t start_daemon(const char *cli_path, const char *state_dir, char *why, size_t whylen) {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    if ((size_t)snprintf(sun.sun_path, sizeof sun.sun_path, "%.*s/run.sock",
-                         (int)(sizeof sun.sun_path - 10), state_dir) >= sizeof sun.sun_path) {
+    if ((size_t)snprintf(sun.sun_path, sizeof sun.sun_path, "%s/" WR_HANDOFF_SOCKET, state_dir) >=
+        sizeof sun.sun_path) {
         snprintf(why, whylen, "the state directory is too long for a Unix socket's path");
         return -1;
     }

@@ -80,7 +80,6 @@ static char *request_text(const wr_run_spec *spec) {
     json_t *req = json_object();
     json_object_set_new(req, "tenant", text_of(spec->tenant, &sayable));
     json_object_set_new(req, "run", run);
-    json_object_set_new(req, "tty", json_boolean(spec->tty));
     /* The run's LANG and CPUs are this process's, as if it ran the program
      * itself. */
     const char *lang = getenv("LANG");

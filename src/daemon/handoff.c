@@ -35,25 +35,20 @@ int handoff_parse(const char *buf, size_t n, handoff_req *ret, wr_err *e) {
     json_t *v;
     json_object_foreach(j, key, v) {
         if (!streq(key, "tenant") && !streq(key, "run") && !streq(key, "lang") &&
-            !streq(key, "term") && !streq(key, "tty") && !streq(key, "cpus"))
+            !streq(key, "cpus"))
             return wr_invalid(e, "run request: unknown field '%s'", key);
-        if ((streq(key, "tenant") || streq(key, "lang") || streq(key, "term")) &&
+        if ((streq(key, "tenant") || streq(key, "lang")) &&
             (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)))
             return wr_invalid(e, "run request: %s: expected a string without NUL", key);
     }
-    json_t *tenant = json_object_get(j, "tenant"), *run = json_object_get(j, "run"),
-           *tty = json_object_get(j, "tty");
+    json_t *tenant = json_object_get(j, "tenant"), *run = json_object_get(j, "run");
     if (!tenant || !*json_string_value(tenant))
         return wr_invalid(e, "run request: tenant: expected a tenant id");
     if (!json_is_object(run)) return wr_invalid(e, "run request: run: expected an object");
-    if (tty && !json_is_boolean(tty))
-        return wr_invalid(e, "run request: tty: expected true or false");
     int r = runs_parse_spec(run, &ret->spec, &ret->argv, &ret->env, e);
     if (r < 0) return r;
     ret->spec.tenant = json_string_value(tenant);
     ret->spec.lang = json_string_value(json_object_get(j, "lang"));
-    ret->spec.term = json_string_value(json_object_get(j, "term"));
-    ret->spec.tty = json_is_true(tty);
     json_t *cpus = json_object_get(j, "cpus");
     if (cpus) {
         size_t i;

@@ -11,13 +11,13 @@
  * has its own uid (SO_PEERCRED), so stdio is handed to nobody else and only
  * the daemon's own user (root) may start runs through it.
  *
- *   CLI -> daemon   {"tenant": ID, "run": BODY, "lang": S, "term": S, "tty": B,
- *                    "cpus": [N, ...]}
+ *   CLI -> daemon   {"tenant": ID, "run": BODY, "lang": S, "cpus": [N, ...]}
  *                   with exactly three fds attached (SCM_RIGHTS): the run's
  *                   stdin, stdout and stderr. BODY is what POST
  *                   /v1/tenants/{id}/runs takes; the rest may be left out.
- *                   lang, term and cpus are the CLI's own (LANG, TERM, its CPU
- *                   affinity), which its own child would have had.
+ *                   lang and cpus are the CLI's own (LANG, its CPU affinity),
+ *                   which its own child would have had. A --tty run is not
+ *                   handed over: its terminal relay stays in the CLI.
  *   CLI -> daemon   {"cancel": SIGNO}: the CLI was stopped by that signal; the
  *                   run's whole tree is ended. The CLI hanging up does the same.
  *   daemon -> CLI   {"exit_code": N, "signal": N, "timed_out": B,

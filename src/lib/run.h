@@ -38,9 +38,9 @@ typedef struct wr_run_spec {
     int stdio[3];   /* fds the run gets as 0, 1, 2; -1: /dev/null */
     bool tty;       /* stdio[0] is a terminal: make it the controlling
                        terminal and pass TERM */
-    /* The caller's LANG and TERM, which the run's environment takes; NULL:
-     * this process's own (a daemon passes its client's). */
-    const char *lang, *term;
+    /* The caller's LANG, which the run's environment takes; NULL: this
+     * process's own (a daemon passes its client's). */
+    const char *lang;
     /* The CPUs the run may use, within its tenant's cpuset; NULL: those of
      * this process (a daemon passes its client's). */
     const cpu_set_t *cpus;

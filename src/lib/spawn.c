@@ -214,7 +214,7 @@ static int strv_setf(strv *s, const char *fmt, ...) {
  * (which may hold the daemon's tokens), then the spec's additions. */
 static int build_env(const wr_run_spec *spec, const wr_tenant *t, strv *env, wr_err *e) {
     const char *lang = spec->lang ? spec->lang : getenv("LANG");
-    const char *term = spec->term ? spec->term : getenv("TERM");
+    const char *term = getenv("TERM");
     int r = 0;
     if ((r = strv_setf(env, "PATH=" RUN_PATH)) < 0 ||
         (r = strv_setf(env, "HOME=%s", t->home_dir)) < 0 ||

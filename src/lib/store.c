@@ -241,8 +241,6 @@ static int exec_fail(wr_store *s, char *msg, wr_err *e) {
     return r;
 }
 
-static int step_done(wr_store *s, sqlite3_stmt *st, wr_err *e, const char *what);
-
 static int exec(wr_store *s, const char *sql, wr_err *e) {
     char *msg = NULL;
     if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) == SQLITE_OK) return 0;
@@ -437,6 +435,9 @@ void wr_store_close(wr_store *s) {
     sqlite3_close(s->db);
     free(s);
 }
+
+/* Defined with the other statements' helpers, below. */
+static int step_done(wr_store *s, sqlite3_stmt *st, wr_err *e, const char *what);
 
 int wr_store_begin(wr_store *s, wr_err *e) {
     sqlite3_stmt *st = stmt(s, ST_BEGIN, e);
