@@ -196,7 +196,9 @@ int cli_run_handoff(cli *c, const wr_run_spec *spec, int sigfd, wr_run_result *r
         }
         if (p[0].revents) {
             ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
-            if (n < 0 && errno == EINTR) continue;
+            /* A daemon that closed with our request unread reports
+             * ECONNRESET once, before the answer it sent. */
+            if (n < 0 && (errno == EINTR || errno == ECONNRESET)) continue;
             if (n <= 0) break;
             buf[n] = '\0';
             rc = answer(c, buf, res);

@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/resource.h>
 
 #include "err.h"
 #include "run.h"
@@ -154,6 +155,8 @@ int metrics_render(srv *s, char **ret, size_t *ret_len);
 /* --- runs.c: runs the daemon supervises --------------------------------------- */
 
 typedef struct drun drun;
+/* Runs started through the API at once; more are refused until one ends. */
+#define RUNS_MAX_RUNNING 256
 int runs_init(srv *s, wr_err *e); /* marks runs of a dead daemon lost */
 /* Checks a run's body (as POST .../runs takes it) and fills the spec's
  * command, level, env, cwd, service and timeout. Strings stay owned by `j`;
@@ -208,6 +211,8 @@ typedef struct handoff_req {
  * whatever it returned. */
 int handoff_parse(const char *buf, size_t n, handoff_req *ret, wr_err *e);
 void handoff_req_free(handoff_req *r);
+/* Runs handed over at once; more are refused until one ends. */
+#define HANDOFF_MAX_RUNS 1024
 /* <state_dir>/run.sock, in the loop. */
 int handoff_listen(srv *s, const char *state_dir, wr_err *e);
 const char *handoff_path(void);
@@ -215,7 +220,7 @@ void handoff_stop_listening(srv *s); /* and removes the socket */
 /* Event-loop hooks, as runs.c's. */
 size_t handoff_active(void);
 int handoff_timeout_ms(void);
-void handoff_tick(void);
+void handoff_tick(srv *s);
 void handoff_end_all(srv *s);
 void handoff_free_all(srv *s);
 
@@ -223,6 +228,15 @@ void handoff_free_all(srv *s);
 
 size_t archive_active(void);
 void archive_abort_all(void); /* ends their helpers; they finish through the loop */
+
+/* --- fdlimit.c: the daemon's own open-files limit ----------------------------- */
+
+/* What the daemon's caps may hold open at once, with conns HTTP connections
+ * per listener. */
+rlim_t srv_fd_need(unsigned conns_per_listener);
+/* Raises the soft limit (and, if it may, the hard one) towards that; the soft
+ * limit it has now. */
+rlim_t srv_raise_fd_limit(unsigned conns_per_listener);
 
 /* --- server.c ---------------------------------------------------------------- */
 

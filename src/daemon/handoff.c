@@ -11,11 +11,13 @@
  * These runs are the CLI's: they are in the audit as every run is, but not in
  * GET .../runs, which lists the runs started through the API. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -77,9 +79,6 @@ void handoff_req_free(handoff_req *r) {
 
 /* --- connections -------------------------------------------------------------- */
 
-/* Runs at once through the socket: each holds a few fds and a cgroup. */
-#define MAX_HANDED 1024
-
 enum { H_CONN, H_PIDFD, H_NOTIFY, H_N };
 
 typedef struct htag {
@@ -100,6 +99,13 @@ typedef struct hconn {
 static hconn *conns;
 static int listen_fd = -1;
 static char sock_path[PATH_MAX];
+/* At the open-files limit accept4 fails and the listener stays readable: the
+ * loop would spin on it while the clients wait unanswered. One fd is kept in
+ * reserve for that moment; given up, it lets the daemon take a waiting
+ * client, tell it why, and close it. Without it the listener rests until the
+ * next tick. */
+static int reserve_fd = -1;
+static bool listen_paused;
 
 static void unwatch(srv *s, hconn *h, int which) {
     if (h->fds[which] < 0) return;
@@ -128,15 +134,35 @@ static void reply(hconn *h, json_t *j) {
     free(text);
 }
 
-static void reply_err(hconn *h, const wr_err *e) {
-    reply(h, json_pack("{s:{s:s,s:s,s:i}}", "error", "code", wr_kind_name(e->kind), "message",
-                       e->msg[0] ? e->msg : "failed", "exit_code", wr_err_exit_code(e)));
+static json_t *error_json(const wr_err *e) {
+    return json_pack("{s:{s:s,s:s,s:i}}", "error", "code", wr_kind_name(e->kind), "message",
+                     e->msg[0] ? e->msg : "failed", "exit_code", wr_err_exit_code(e));
 }
 
-/* The client's message with its fds (at most `max`; any more are closed). -1
- * and errno on failure; 0 when the client hung up. */
+static void reply_err(hconn *h, const wr_err *e) {
+    reply(h, error_json(e));
+}
+
+static void fail_out_of_fds(wr_err *e, int err) {
+    struct rlimit rl = {0, 0};
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if (err == ENFILE)
+        wr_fail(e, WR_ERR_LIMIT, err,
+                "the host is out of open files (fs.file-max); try again later, or run with "
+                "WARREN_RUN_LOCAL=1");
+    else
+        wr_fail(e, WR_ERR_LIMIT, err,
+                "the daemon has no file descriptors left (its open-files limit is %llu); try "
+                "again later, or run with WARREN_RUN_LOCAL=1",
+                (unsigned long long)rl.rlim_cur);
+}
+
+/* The client's message with its fds: *nfds says how many came, fds holds the
+ * first `max` of them (any more are closed). *flags: the message's
+ * (MSG_TRUNC: longer than size; MSG_CTRUNC: fds the daemon could not take).
+ * -1 and errno on failure; 0 when the client hung up. */
 static ssize_t receive(int fd, char *buf, size_t size, int *fds, size_t max, size_t *nfds,
-                       bool *truncated) {
+                       int *flags) {
     union {
         struct cmsghdr h;
         char space[CMSG_SPACE(sizeof(int) * 8)];
@@ -157,12 +183,13 @@ static ssize_t receive(int fd, char *buf, size_t size, int *fds, size_t max, siz
             int got;
             memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
             if (*nfds < max)
-                fds[(*nfds)++] = got;
+                fds[*nfds] = got;
             else
                 close(got);
+            (*nfds)++;
         }
     }
-    *truncated = (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0;
+    *flags = m.msg_flags;
     return n;
 }
 
@@ -187,8 +214,8 @@ static void start(srv *s, hconn *h) {
     static char buf[WR_HANDOFF_MSG_MAX];
     int fds[4];
     size_t nfds = 0;
-    bool truncated = false;
-    ssize_t n = receive(h->conn, buf, sizeof buf, fds, ELEMENTSOF(fds), &nfds, &truncated);
+    int flags = 0;
+    ssize_t n = receive(h->conn, buf, sizeof buf, fds, ELEMENTSOF(fds), &nfds, &flags);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
     wr_err e = WR_ERR_INIT;
     handoff_req req = {0};
@@ -196,16 +223,20 @@ static void start(srv *s, hconn *h) {
         hconn_free(s, h);
         goto out;
     }
-    if (truncated)
-        wr_invalid(&e, "run request: longer than %d bytes, or more than three fds",
-                   WR_HANDOFF_MSG_MAX);
-    else if (nfds != 3)
-        wr_invalid(&e, "run request: expected three fds (stdin, stdout, stderr), got %zu", nfds);
+    if (flags & MSG_TRUNC)
+        wr_invalid(&e, "run request: longer than %d bytes", WR_HANDOFF_MSG_MAX);
+    else if ((flags & MSG_CTRUNC) && nfds < 3)
+        /* Room for eight came with the message: the kernel could not give
+         * the daemon the ones that are missing. */
+        fail_out_of_fds(&e, EMFILE);
+    else if (nfds != 3 || (flags & MSG_CTRUNC))
+        wr_invalid(&e, "run request: expected three fds (stdin, stdout, stderr), got %zu%s", nfds,
+                   flags & MSG_CTRUNC ? " or more" : "");
     else if (s->stopping)
         wr_fail(&e, WR_ERR_BUSY, EAGAIN, "the daemon is stopping; run again");
-    else if (handoff_active() >= MAX_HANDED)
+    else if (handoff_active() >= HANDOFF_MAX_RUNS)
         wr_fail(&e, WR_ERR_LIMIT, EAGAIN, "%d handed-over runs are in progress; try again later",
-                MAX_HANDED);
+                HANDOFF_MAX_RUNS);
     else if (handoff_parse(buf, (size_t)n, &req, &e) >= 0) {
         for (int i = 0; i < 3; i++)
             req.spec.stdio[i] = fds[i];
@@ -228,7 +259,7 @@ static void start(srv *s, hconn *h) {
     }
 out:
     /* The run holds its own copies now. */
-    for (size_t i = 0; i < nfds; i++)
+    for (size_t i = 0; i < nfds && i < ELEMENTSOF(fds); i++)
         close(fds[i]);
     handoff_req_free(&req);
 }
@@ -238,8 +269,8 @@ static void client_said(srv *s, hconn *h, uint32_t events) {
     char buf[256];
     int fds[1];
     size_t nfds = 0;
-    bool truncated = false;
-    ssize_t n = receive(h->conn, buf, sizeof buf - 1, fds, 0, &nfds, &truncated);
+    int flags = 0;
+    ssize_t n = receive(h->conn, buf, sizeof buf - 1, fds, 0, &nfds, &flags);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !(events & (EPOLLHUP | EPOLLERR)))
         return;
     if (n > 0) {
@@ -286,13 +317,67 @@ static bool peer_is_own(int fd) {
     return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid == geteuid();
 }
 
+static loop_tag tag_listen;
+
+/* A client turned away before its connection is kept: told why, and closed. */
+static void refuse(int fd, const wr_err *e) {
+    /* Its request, read and dropped (its fds with it: with no room for them
+     * the kernel installs none) so that closing leaves no unread data, which
+     * would reach the client as ECONNRESET before the answer. */
+    char drop[64];
+    while (recv(fd, drop, sizeof drop, MSG_DONTWAIT) > 0) {
+    }
+    json_t *j = error_json(e);
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (text) send(fd, text, strlen(text), MSG_NOSIGNAL | MSG_DONTWAIT);
+    free(text);
+    close(fd);
+}
+
+/* Out of fds with clients waiting: the reserve makes room to refuse one.
+ * Whether one was taken (none: nobody is waiting, or the listener rests). */
+static bool refuse_at_limit(srv *s, int err) {
+    if (reserve_fd >= 0) {
+        close(reserve_fd);
+        reserve_fd = -1;
+        int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        bool took = fd >= 0;
+        if (took) {
+            wr_err e = WR_ERR_INIT;
+            fail_out_of_fds(&e, err);
+            refuse(fd, &e);
+        }
+        reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (reserve_fd >= 0) return took;
+    }
+    /* No reserve to give: the listener rests until the tick takes it back. */
+    srv_unwatch(s, listen_fd);
+    listen_paused = true;
+    return false;
+}
+
 static void on_listen(srv *s, loop_tag *tag, uint32_t events) {
     (void)tag;
     (void)events;
     for (;;) {
         int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+            if (!refuse_at_limit(s, errno)) return;
+            continue;
+        }
         if (fd < 0) return; /* EAGAIN: all taken; anything else: the next event */
-        hconn *h = peer_is_own(fd) && !s->stopping ? calloc(1, sizeof *h) : NULL;
+        if (!peer_is_own(fd)) {
+            close(fd);
+            continue;
+        }
+        if (s->stopping) {
+            wr_err e = WR_ERR_INIT;
+            wr_fail(&e, WR_ERR_BUSY, EAGAIN, "the daemon is stopping; run again");
+            refuse(fd, &e);
+            continue;
+        }
+        hconn *h = calloc(1, sizeof *h);
         if (!h) {
             close(fd);
             continue;
@@ -315,6 +400,14 @@ static void on_listen(srv *s, loop_tag *tag, uint32_t events) {
 
 static loop_tag tag_listen = {on_listen};
 
+/* The reserve, and the listener if it rested; once a tick. */
+static void resume_listening(srv *s) {
+    if (reserve_fd < 0) reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (listen_paused && listen_fd >= 0 && reserve_fd >= 0 &&
+        srv_watch(s, listen_fd, &tag_listen, EPOLLIN) == 0)
+        listen_paused = false;
+}
+
 /* --- the daemon's hooks ------------------------------------------------------- */
 
 int handoff_listen(srv *s, const char *state_dir, wr_err *e) {
@@ -330,6 +423,7 @@ int handoff_listen(srv *s, const char *state_dir, wr_err *e) {
         return wr_sys(e, -r, "cannot listen on %s", sock_path);
     }
     listen_fd = fd;
+    resume_listening(s);
     return 0;
 }
 
@@ -339,9 +433,10 @@ const char *handoff_path(void) {
 
 void handoff_stop_listening(srv *s) {
     if (listen_fd < 0) return;
-    srv_unwatch(s, listen_fd);
+    if (!listen_paused) srv_unwatch(s, listen_fd);
     close(listen_fd);
     listen_fd = -1;
+    listen_paused = false;
     unlink(sock_path);
 }
 
@@ -353,7 +448,7 @@ size_t handoff_active(void) {
 }
 
 int handoff_timeout_ms(void) {
-    int best = -1;
+    int best = listen_paused ? 100 : -1; /* a rested listener is tried again */
     for (hconn *h = conns; h; h = h->next) {
         int ms = h->run ? wr_run_deadline_ms(h->run) : -1;
         if (ms >= 0 && (best < 0 || ms < best)) best = ms;
@@ -361,7 +456,8 @@ int handoff_timeout_ms(void) {
     return best;
 }
 
-void handoff_tick(void) {
+void handoff_tick(srv *s) {
+    resume_listening(s);
     for (hconn *h = conns; h; h = h->next)
         if (h->run && wr_run_deadline_ms(h->run) == 0) wr_run_expire(h->run, NULL);
 }
@@ -380,4 +476,6 @@ void handoff_free_all(srv *s) {
     while (conns)
         hconn_free(s, conns);
     handoff_stop_listening(s);
+    if (reserve_fd >= 0) close(reserve_fd);
+    reserve_fd = -1;
 }

@@ -25,7 +25,6 @@
 
 #define OUT_MAX (256 * 1024)
 #define KEEP_ENDED 64
-#define MAX_RUNNING 256
 
 typedef struct outbuf {
     char *data;
@@ -402,9 +401,9 @@ void runs_strv_free(char **v, bool items) {
 }
 
 int runs_start(srv *s, const char *tenant, json_t *body, drun **ret, wr_err *e) {
-    if (runs_active(s) >= MAX_RUNNING)
+    if (runs_active(s) >= RUNS_MAX_RUNNING)
         return wr_fail(e, WR_ERR_LIMIT, EAGAIN, "%d runs are in progress; try again later",
-                       MAX_RUNNING);
+                       RUNS_MAX_RUNNING);
     wr_run_spec spec = {.tenant = tenant, .stdio = {-1, -1, -1}};
     char **argv = NULL, **env = NULL;
     int r = runs_parse_spec(body, &spec, &argv, &env, e);

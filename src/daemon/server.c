@@ -441,7 +441,7 @@ static void loop(srv *s) {
         if (s->tcp) MHD_run(s->tcp);
         if (s->unix_d) MHD_run(s->unix_d);
         runs_tick(s);
-        handoff_tick();
+        handoff_tick(s);
         if (s->stopping) {
             if (runs_active(s) == 0 && handoff_active() == 0 && archive_active() == 0) break;
             double now = wr_mono();
@@ -474,6 +474,14 @@ int serve(const wr_config *cfg, const serve_opts *o, wr_err *e) {
     unsigned conns = (unsigned)env_num("WARREN_MAX_CONNECTIONS", 4096, 1, 1 << 20, e, &r);
     unsigned ctimeout = (unsigned)env_num("WARREN_CLIENT_TIMEOUT", 30, 1, 3600, e, &r);
     if (r < 0) goto out;
+    rlim_t nofile = srv_raise_fd_limit(conns);
+    if (nofile < srv_fd_need(conns))
+        fprintf(stderr,
+                "warren: open files limited to %llu, under the %llu that %u connections per "
+                "listener and %d runs at once may need; runs past it fail with \"Too many open "
+                "files\" (raise the limit: LimitNOFILE= or ulimit -n)\n",
+                (unsigned long long)nofile, (unsigned long long)srv_fd_need(conns), conns,
+                RUNS_MAX_RUNNING + HANDOFF_MAX_RUNS);
     struct sockaddr_storage ss;
     socklen_t sslen;
     if ((r = parse_listen(o->listen ? o->listen : "127.0.0.1:8801", &ss, &sslen, e)) < 0) goto out;

@@ -31,6 +31,7 @@ static const char *const step_names[STEP_MAX] = {
     [STEP_NO_CAPS] = "verify no capabilities",
     [STEP_LANDLOCK] = "landlock",
     [STEP_SECCOMP] = "seccomp filter",
+    [STEP_NOFILE] = "open-files limit",
     [STEP_SETSID] = "new session",
     [STEP_TERMINAL] = "controlling terminal",
     [STEP_STDIO] = "stdio",
@@ -55,6 +56,12 @@ const wr_run_rlimit wr_run_rlimits[WR_RUN_NLIMITS] = {
     {RLIMIT_NOFILE, 1024, 4096},
     {RLIMIT_NPROC, 2048, 2048}, /* per tenant uid: a fork bomb stops here */
 };
+
+void wr_spawn_limit_files(const plan *p) {
+    for (size_t i = 0; i < WR_RUN_NLIMITS; i++)
+        if (wr_run_rlimits[i].resource == RLIMIT_NOFILE)
+            CHECK(p, STEP_NOFILE, setrlimit(RLIMIT_NOFILE, &p->limits[i]) == 0);
+}
 
 _Noreturn void wr_spawn_fail(const plan *p, step s, int errnum, int detail) {
     report r = {s, errnum, detail};
@@ -165,7 +172,8 @@ _Noreturn void wr_spawn_child(const plan *p) {
     if (!contained) CHECK(p, STEP_CWD, fchdir(p->cwd_fd) == 0);
 
     for (size_t i = 0; i < WR_RUN_NLIMITS; i++)
-        CHECK(p, STEP_RLIMITS, setrlimit(wr_run_rlimits[i].resource, &p->limits[i]) == 0);
+        if (wr_run_rlimits[i].resource != RLIMIT_NOFILE)
+            CHECK(p, STEP_RLIMITS, setrlimit(wr_run_rlimits[i].resource, &p->limits[i]) == 0);
 
     umask(077);
 
@@ -206,6 +214,7 @@ _Noreturn void wr_spawn_child(const plan *p) {
     }
 
     if (contained) wr_spawn_exec_init(p, listener);
+    wr_spawn_limit_files(p);
     execve(p->path, p->argv, p->envp);
     child_fail(p, STEP_EXEC, errno);
 }

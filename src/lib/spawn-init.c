@@ -102,6 +102,7 @@ _Noreturn void wr_spawn_exec_init(const plan *p, int listener) {
         if (write(p->err_fd, &hand, sizeof hand) != (ssize_t)sizeof hand)
             wr_spawn_fail(p, STEP_SECCOMP, EPIPE, 0);
     }
+    wr_spawn_limit_files(p);
     char *argv[] = {(char *)INIT_NAME, NULL};
     syscall(SYS_execveat, p->init_fd, "", argv, p->init_envp, AT_EMPTY_PATH);
     wr_spawn_fail(p, STEP_INIT, errno, 0);

@@ -72,6 +72,13 @@ _Noreturn void wr_spawn_child(const plan *p);
 /* Reports the failed step on the error pipe and exits with WR_EXIT_SETUP. */
 _Noreturn void wr_spawn_fail(const plan *p, step s, int errnum, int detail);
 
+/* The child, just before its exec: the run's open-files limit. Not with the
+ * other limits: the inherited fds, marked close-on-exec, stay until the exec
+ * and may hold every number under the run's limit (a daemon supervising
+ * hundreds of runs holds thousands), so an fd made after it would fail with
+ * EMFILE. */
+void wr_spawn_limit_files(const plan *p);
+
 #define CHECK(p, s, cond)                                                                          \
     do {                                                                                           \
         if (!(cond)) wr_spawn_fail((p), (s), errno, 0);                                            \

@@ -20,7 +20,7 @@ typedef enum step {
     STEP_STDIO,          /* the three stdio fds */
     STEP_CLOSE_FDS,      /* every other fd closes at exec */
     STEP_CWD,            /* the working directory, from an fd resolved safely */
-    STEP_RLIMITS,        /* core 0 and the other limits */
+    STEP_RLIMITS,        /* core 0 and the other limits, open files aside */
     STEP_UMASK,          /* 077: what the run creates is its own */
     STEP_BOUNDING,       /* strong: the bounding set, while still allowed to drop it */
     STEP_GROUPS,         /* no supplementary groups */
@@ -31,7 +31,8 @@ typedef enum step {
     STEP_NO_NEW_PRIVS,   /* no setuid, no file capabilities from here on */
     STEP_NO_CAPS,        /* strong: prove no capability is left */
     STEP_LANDLOCK,       /* strong: the filesystem it may touch */
-    STEP_SECCOMP,        /* strong: the system-call filter, last before exec */
+    STEP_SECCOMP,        /* strong: the system-call filter */
+    STEP_NOFILE,         /* the open-files limit, once the child's own fds are in place */
     STEP_INIT,           /* contained: exec the init (pid 1), which starts the command */
     STEP_EXEC,           /* the command's execve (by the child, or by the init) */
     STEP_MAX,

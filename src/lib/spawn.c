@@ -594,7 +594,7 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
         .init_fd = init_fd,
         .init_envp = init_envp,
     };
-        clamp_limits(pl.limits);
+    clamp_limits(pl.limits);
     /* The tenant's open-files quota replaces the default ceiling. */
     for (size_t i = 0; i < WR_RUN_NLIMITS && wr_quota_limited(quota.nofile); i++) {
         if (wr_run_rlimits[i].resource != RLIMIT_NOFILE) continue;

@@ -1,0 +1,135 @@
+# The daemon's open files: every run it supervises holds a few of its fds,
+# so a daemon started under a service manager's default soft limit (1024)
+# raises it to what its caps need, and runs started while it holds thousands
+# still work. One that cannot raise it says so at start and, out of fds,
+# refuses the runs it cannot take with a message that says why, without
+# spinning, and takes runs again once some end.
+source "$WARREN_SRC/tests/lib/tap.sh"
+source "$WARREN_SRC/tests/lib/daemon.sh"
+trap stop_daemon EXIT
+
+T=fds@example.com
+"$WARREN" user create "$T" >/dev/null
+
+nofile() { awk '/^Max open files/ { print $4 " " $5 }' "/proc/$1/limits"; }
+fds_of() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# N runs of `sleep S` at once through the daemon; their exit codes in
+# $TEST_TMP/rc.I, their stderr in $TEST_TMP/err.I. Sets PEAK_FDS, the most
+# fds the daemon held while they ran.
+burst() { # N LEVEL SECONDS
+  local n=$1 level=$2 secs=$3 pids=() i
+  rm -f "$TEST_TMP"/rc.* "$TEST_TMP"/err.*
+  for i in $(seq "$n"); do
+    (
+      rc=0
+      timeout 120 "$WARREN" run --level "$level" "$T" -- sleep "$secs" \
+        >/dev/null 2>"$TEST_TMP/err.$i" || rc=$?
+      echo "$rc" >"$TEST_TMP/rc.$i"
+    ) &
+    pids+=($!)
+  done
+  PEAK_FDS=0
+  while [ "$(find "$TEST_TMP" -maxdepth 1 -name 'rc.*' | wc -l)" -lt "$n" ]; do
+    local f; f=$(fds_of "$DAEMON_PID")
+    [ "$f" -gt "$PEAK_FDS" ] && PEAK_FDS=$f
+    sleep 0.2
+  done
+  wait "${pids[@]}" 2>/dev/null || true
+}
+count_rc() { cat "$TEST_TMP"/rc.* | grep -cx "$1" || true; }
+
+# --- a daemon started under soft 1024: it raises the limit itself ----------
+ulimit -Sn 1024
+start_daemon
+ulimit -Sn "$(ulimit -Hn)"
+read -r soft hard < <(nofile "$DAEMON_PID")
+# Two listeners of 4096 connections, 256 API runs and 1024 handed-over
+# runs at 8 fds each, 256 of its own (src/daemon/fdlimit.c).
+ok "the daemon's soft open-files limit rises from 1024 to what its caps need" \
+  test "$soft" -ge 18688
+is "  its hard limit is at least as high" "$([ "$hard" -ge "$soft" ] && echo yes)" yes
+
+# 300 strong runs at once hold about five fds each in the daemon: more than
+# the 1024 it started with, and in each run's child more inherited fds than
+# the run's own limit (1024) has numbers for, until its exec closes them.
+burst 300 strong 10
+ok "300 strong runs at once: the daemon held more than 1024 fds (held $PEAK_FDS)" \
+  test "$PEAK_FDS" -gt 1024
+is "300 strong runs at once: every one ran and exited 0" "$(count_rc 0)" 300
+run_warren run --level strong "$T" -- sh -c 'ulimit -n; ulimit -Hn'
+is "a run still gets its own open-files limit, not the daemon's" "$(echo $out)" "1024 4096"
+stop_daemon
+
+# --- a daemon that may not raise its limit (64, no CAP_SYS_RESOURCE) -------
+cat >"$TEST_TMP/limited" <<EOF
+#!/bin/sh
+ulimit -n 64
+exec setpriv --bounding-set -sys_resource "$WARREN" "\$@"
+EOF
+chmod +x "$TEST_TMP/limited"
+real=$WARREN
+WARREN=$TEST_TMP/limited start_daemon
+WARREN=$real
+is "limited: the daemon keeps 64" "$(nofile "$DAEMON_PID")" "64 64"
+like "limited: it says so at start" "$(cat "$DAEMON_LOG")" \
+  "open files limited to 64, under the 18688 that 4096 connections"
+
+burst 40 strong 3
+ran=$(count_rc 0)
+refused=$(cat "$TEST_TMP"/rc.* | grep -vcx 0 || true)
+ok "limited, 40 runs at once: some ran ($ran)" test "$ran" -ge 1
+ok "limited, 40 runs at once: the rest were refused ($refused)" test "$refused" -ge 1
+is "limited: no client was left waiting (none timed out)" "$(count_rc 124)" 0
+# Refused before the run's child: 1, as any refusal before a run, and either
+# the daemon's limit or what it was making when it had no fd left; refused
+# by the child's setup: 125 and the step.
+unclear=$(for i in $(seq 40); do
+  rc=$(cat "$TEST_TMP/rc.$i")
+  case $rc in
+    0) ;;
+    1) grep -qE "the daemon has no file descriptors left \(its open-files limit is 64\)|^warren: .*: Too many open files$" \
+         "$TEST_TMP/err.$i" || echo "exit 1: $(cat "$TEST_TMP/err.$i")" ;;
+    125) grep -q "run setup failed at step '.*'.*: Too many open files" \
+           "$TEST_TMP/err.$i" || echo "exit 125: $(cat "$TEST_TMP/err.$i")" ;;
+    *) echo "exit $rc: $(cat "$TEST_TMP/err.$i")" ;;
+  esac
+done | head -3)
+is "limited: each refused run says why: out of fds, and where" "$unclear" ""
+# 80 clients that connect and say nothing fill the daemon's fds, and the
+# rest wait for an accept that fails with EMFILE. A daemon that spins on its
+# listener burns a CPU for as long as they wait (3 s); one that refuses the
+# waiting ones with its reason is quiet.
+t0=$(cpu_ticks "$DAEMON_PID")
+out=$(python3 - "$WARREN_STATE_DIR/run.sock" <<'PY'
+import json, socket, sys, time
+conns = []
+for _ in range(80):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.connect(sys.argv[1])
+    conns.append(s)
+time.sleep(3)
+told = set()
+for s in conns:
+    s.setblocking(False)
+    try:
+        m = s.recv(4096)
+    except BlockingIOError:
+        continue
+    if m:
+        told.add(json.loads(m)["error"]["message"])
+print(len(told) and "\n".join(sorted(told)))
+PY
+)
+t1=$(cpu_ticks "$DAEMON_PID")
+ticks=$(getconf CLK_TCK)
+ok "limited, 80 silent clients: the daemon did not spin ($((t1 - t0)) ticks of $ticks/s in 3 s)" \
+  test $((t1 - t0)) -lt "$ticks"
+is "limited, 80 silent clients: the ones it had no fd for were told why" "$out" \
+  "the daemon has no file descriptors left (its open-files limit is 64); try again later, or run with WARREN_RUN_LOCAL=1"
+run_warren run --level strong "$T" -- echo again
+is "limited: once the burst is over, a run goes through again" "$rc $out" "0 again"
+daemon_log_clean
+
+done_testing
