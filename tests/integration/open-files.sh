@@ -1,9 +1,11 @@
-# The daemon's open files: every run it supervises holds a few of its fds,
-# so a daemon started under a service manager's default soft limit (1024)
-# raises it to what its caps need, and runs started while it holds thousands
-# still work. One that cannot raise it says so at start and, out of fds,
-# refuses the runs it cannot take with a message that says why, without
-# spinning, and takes runs again once some end.
+# Open files, the run's and its starter's. A caller holding more fds than a
+# run's own limit has numbers for still starts runs, which hold only their
+# stdio. Every run the daemon supervises holds a few of its fds, so a daemon
+# started under a service manager's default soft limit (1024) raises it to
+# what its caps need, and runs started while it holds thousands still work.
+# One that cannot raise it says so at start and, out of fds, refuses the runs
+# it cannot take with a message that says why, without spinning, and takes
+# runs again once some end.
 source "$WARREN_SRC/tests/lib/tap.sh"
 source "$WARREN_SRC/tests/lib/daemon.sh"
 trap stop_daemon EXIT
@@ -39,6 +41,25 @@ burst() { # N LEVEL SECONDS
   wait "${pids[@]}" 2>/dev/null || true
 }
 count_rc() { cat "$TEST_TMP"/rc.* | grep -cx "$1" || true; }
+
+# --- a caller with 1500 fds, none of them close-on-exec --------------------
+# The run's child only marks inherited fds close-on-exec; they hold their
+# numbers until its exec, so it sets the run's limit (1024) last.
+for level in basic container strong; do
+  out=$(python3 - "$WARREN" "$T" "$level" <<'PY'
+import os, resource, subprocess, sys
+resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+for _ in range(1500):
+    os.set_inheritable(os.open("/dev/null", os.O_RDONLY), True)
+warren, tenant, level = sys.argv[1:]
+r = subprocess.run([warren, "run", "--level", level, tenant, "--", "sh", "-c", "ls /proc/$$/fd; :"],
+                   close_fds=False, capture_output=True, text=True,
+                   env=dict(os.environ, WARREN_RUN_LOCAL="1"))
+print(r.returncode, " ".join(r.stdout.split()), r.stderr.strip())
+PY
+)
+  is "$level: a caller holding 1500 fds starts a run, which holds only its stdio" "$out" "0 0 1 2 "
+done
 
 # --- a daemon started under soft 1024: it raises the limit itself ----------
 ulimit -Sn 1024
