@@ -234,9 +234,9 @@ void archive_abort_all(void); /* ends their helpers; they finish through the loo
 /* What the daemon's caps may hold open at once, with conns HTTP connections
  * per listener. */
 rlim_t srv_fd_need(unsigned conns_per_listener);
-/* Raises the soft limit (and, if it may, the hard one) towards that; the soft
- * limit it has now. */
-rlim_t srv_raise_fd_limit(unsigned conns_per_listener);
+/* Raises the soft limit (and, if it may, the hard one) towards need; the
+ * soft limit it has now. */
+rlim_t srv_raise_fd_limit(rlim_t need);
 
 /* --- server.c ---------------------------------------------------------------- */
 

@@ -10,8 +10,9 @@
  *
  * So at start the daemon raises its soft limit to what its caps need (it
  * waits with epoll, never select, so fds past 1024 are fine), and, when that
- * is over the hard limit, tries the hard limit too (root may; never above
- * fs.nr_open, the kernel's ceiling). What it cannot get, it says at start.
+ * is over the hard limit, tries the hard limit too (with CAP_SYS_RESOURCE,
+ * which some hosts deny even root; never above fs.nr_open, the kernel's
+ * ceiling). What it cannot get, it says at start.
  * Runs do not inherit any of this: each gets its own limits
  * (wr_run_rlimits, the tenant's quota); only the quota's ceiling rises with
  * the hard limit. */
@@ -42,14 +43,14 @@ rlim_t srv_fd_need(unsigned conns_per_listener) {
            (rlim_t)(RUNS_MAX_RUNNING + HANDOFF_MAX_RUNS) * FDS_PER_RUN + FDS_OWN;
 }
 
-rlim_t srv_raise_fd_limit(unsigned conns_per_listener) {
+rlim_t srv_raise_fd_limit(rlim_t need) {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return 0;
-    rlim_t need = srv_fd_need(conns_per_listener), ceiling = kernel_ceiling();
+    rlim_t ceiling = kernel_ceiling();
     if (need > ceiling) need = ceiling;
     if (rl.rlim_cur >= need) return rl.rlim_cur;
     if (rl.rlim_max < need) {
-        /* Root raises its hard limit; anyone else gets EPERM and keeps it. */
+        /* With CAP_SYS_RESOURCE; without it EPERM, and the hard limit stays. */
         struct rlimit both = {need, need};
         if (setrlimit(RLIMIT_NOFILE, &both) == 0) return need;
     }

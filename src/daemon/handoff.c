@@ -126,12 +126,17 @@ static void hconn_free(srv *s, hconn *h) {
     free(h);
 }
 
-/* One message to the client; a client gone by now has nothing to learn. */
-static void reply(hconn *h, json_t *j) {
+/* One message on a client's socket (j is consumed); a client gone by now
+ * has nothing to learn. */
+static void send_json(int fd, json_t *j) {
     char *text = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(16));
     json_decref(j);
-    if (text && h->conn >= 0) send(h->conn, text, strlen(text), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (text && fd >= 0) send(fd, text, strlen(text), MSG_NOSIGNAL | MSG_DONTWAIT);
     free(text);
+}
+
+static void reply(hconn *h, json_t *j) {
+    send_json(h->conn, j);
 }
 
 static json_t *error_json(const wr_err *e) {
@@ -141,6 +146,10 @@ static json_t *error_json(const wr_err *e) {
 
 static void reply_err(hconn *h, const wr_err *e) {
     reply(h, error_json(e));
+}
+
+static void fail_stopping(wr_err *e) {
+    wr_fail(e, WR_ERR_BUSY, EAGAIN, "the daemon is stopping; run again");
 }
 
 static void fail_out_of_fds(wr_err *e, int err) {
@@ -233,7 +242,7 @@ static void start(srv *s, hconn *h) {
         wr_invalid(&e, "run request: expected three fds (stdin, stdout, stderr), got %zu%s", nfds,
                    flags & MSG_CTRUNC ? " or more" : "");
     else if (s->stopping)
-        wr_fail(&e, WR_ERR_BUSY, EAGAIN, "the daemon is stopping; run again");
+        fail_stopping(&e);
     else if (handoff_active() >= HANDOFF_MAX_RUNS)
         wr_fail(&e, WR_ERR_LIMIT, EAGAIN, "%d handed-over runs are in progress; try again later",
                 HANDOFF_MAX_RUNS);
@@ -327,11 +336,7 @@ static void refuse(int fd, const wr_err *e) {
     char drop[64];
     while (recv(fd, drop, sizeof drop, MSG_DONTWAIT) > 0) {
     }
-    json_t *j = error_json(e);
-    char *text = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
-    if (text) send(fd, text, strlen(text), MSG_NOSIGNAL | MSG_DONTWAIT);
-    free(text);
+    send_json(fd, error_json(e));
     close(fd);
 }
 
@@ -373,7 +378,7 @@ static void on_listen(srv *s, loop_tag *tag, uint32_t events) {
         }
         if (s->stopping) {
             wr_err e = WR_ERR_INIT;
-            wr_fail(&e, WR_ERR_BUSY, EAGAIN, "the daemon is stopping; run again");
+            fail_stopping(&e);
             refuse(fd, &e);
             continue;
         }

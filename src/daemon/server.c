@@ -474,13 +474,13 @@ int serve(const wr_config *cfg, const serve_opts *o, wr_err *e) {
     unsigned conns = (unsigned)env_num("WARREN_MAX_CONNECTIONS", 4096, 1, 1 << 20, e, &r);
     unsigned ctimeout = (unsigned)env_num("WARREN_CLIENT_TIMEOUT", 30, 1, 3600, e, &r);
     if (r < 0) goto out;
-    rlim_t nofile = srv_raise_fd_limit(conns);
-    if (nofile < srv_fd_need(conns))
+    rlim_t fd_need = srv_fd_need(conns), nofile = srv_raise_fd_limit(fd_need);
+    if (nofile < fd_need)
         fprintf(stderr,
                 "warren: open files limited to %llu, under the %llu that %u connections per "
                 "listener and %d runs at once may need; runs past it fail with \"Too many open "
                 "files\" (raise the limit: LimitNOFILE= or ulimit -n)\n",
-                (unsigned long long)nofile, (unsigned long long)srv_fd_need(conns), conns,
+                (unsigned long long)nofile, (unsigned long long)fd_need, conns,
                 RUNS_MAX_RUNNING + HANDOFF_MAX_RUNS);
     struct sockaddr_storage ss;
     socklen_t sslen;

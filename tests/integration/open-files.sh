@@ -61,16 +61,21 @@ PY
   is "$level: a caller holding 1500 fds starts a run, which holds only its stdio" "$out" "0 0 1 2 "
 done
 
-# --- a daemon started under soft 1024: it raises the limit itself ----------
+# --- a daemon started under soft 1024: it raises the limit itself ---------
+# Two listeners of 4096 connections, 256 API runs and 1024 handed-over runs
+# at 8 fds each, 256 of its own (src/daemon/fdlimit.c): 18688. The soft
+# limit goes that far and no further; over a lower hard limit only with
+# CAP_SYS_RESOURCE (which some hosts' root lacks), else to the hard limit.
+need=18688
+hard0=$(ulimit -Hn)
+if [ "$hard0" -ge "$need" ]; then want="$need $hard0"
+elif (( 0x$(awk '/^CapEff/ { print $2 }' /proc/self/status) >> 24 & 1 )); then want="$need $need"
+else want="$hard0 $hard0"; fi
 ulimit -Sn 1024
 start_daemon
-ulimit -Sn "$(ulimit -Hn)"
-read -r soft hard < <(nofile "$DAEMON_PID")
-# Two listeners of 4096 connections, 256 API runs and 1024 handed-over
-# runs at 8 fds each, 256 of its own (src/daemon/fdlimit.c).
-ok "the daemon's soft open-files limit rises from 1024 to what its caps need" \
-  test "$soft" -ge 18688
-is "  its hard limit is at least as high" "$([ "$hard" -ge "$soft" ] && echo yes)" yes
+ulimit -Sn "$hard0"
+is "the daemon started at soft 1024 raises it to what its caps need (hard $hard0)" \
+  "$(nofile "$DAEMON_PID")" "$want"
 
 # 300 strong runs at once hold about five fds each in the daemon: more than
 # the 1024 it started with, and in each run's child more inherited fds than
