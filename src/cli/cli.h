@@ -84,6 +84,10 @@ int cli_open(cli *c);
 int cli_forward(cli *c, char **args);
 /* Prints the error (and, with --json, {"error":...} on stdout); returns the exit code. */
 int cli_fail(cli *c, const wr_err *e);
+/* The same for `warren run`, whose own failures all exit 125 (126 and 127:
+ * the program could not be executed or found), so that none is taken for
+ * an exit code of the program's. */
+int cli_run_fail(cli *c, const wr_err *e);
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* output.c */

@@ -3,10 +3,13 @@
  *
  * Output streams through as the program writes it (the run gets warren's own
  * stdio, or with --tty a terminal of its own that warren relays). The exit
- * status is the program's, 128+N if signal N ended it; warren's own failures
- * are 125 (setup), 126 (cannot execute) and 127 (not found), with a message
- * naming the step. When a daemon serves the same state directory, the run is
- * handed to it (run-handoff.c); the program sees no difference. */
+ * status is the program's, 128+N if signal N ended it. warren's own failures
+ * exit 125, whatever they are (an unknown tenant, a bad option, a quota, a
+ * setup step, which the message names), 126 if the program cannot be executed
+ * and 127 if it is not found, as env, chroot and docker run do: the kinds'
+ * codes (1, 2, 3) are common exit codes of programs. When a daemon serves the
+ * same state directory, the run is handed to it (run-handoff.c); the program
+ * sees no difference. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -118,6 +121,11 @@ static int supervise(pty *t, wr_run *run, int sigfd) {
 
 /* --- the command ------------------------------------------------------------- */
 
+int cli_run_fail(cli *c, const wr_err *e) {
+    cli_fail(c, e);
+    return e->exit_code ? e->exit_code : WR_EXIT_SETUP;
+}
+
 /* How the run ended, as `warren run` tells it; the exit status. */
 static int report_end(cli *c, wr_level level, const wr_run_result *res, int stopped) {
     if (stopped) {
@@ -147,12 +155,16 @@ int cmd_run(cli *c, char **args) {
                         .stdio = {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO}};
     spec.argv = (const char *const *)(args + 1);
     spec.env = (const char *const *)c->env;
-    if (wr_level_parse(c->level ? c->level : "strong", &spec.level, &e) < 0) {
-        fprintf(stderr, "warren: %s\n", e.msg);
-        return EXIT_USAGE;
+    if (wr_level_parse(c->level ? c->level : "strong", &spec.level, &e) < 0)
+        return cli_run_fail(c, &e);
+    if (!c->shell && !args[1]) {
+        cli_usage_error("run: give a command after '--', or --shell");
+        return WR_EXIT_SETUP;
     }
-    if (!c->shell && !args[1]) return cli_usage_error("run: give a command after '--', or --shell");
-    if (c->shell && args[1]) return cli_usage_error("run: give a command or --shell, not both");
+    if (c->shell && args[1]) {
+        cli_usage_error("run: give a command or --shell, not both");
+        return WR_EXIT_SETUP;
+    }
     if (!c->cfg.root_mode && spec.level == WR_LEVEL_BASIC)
         fprintf(stderr, "warren: note: without root, basic gives no uid separation: the run has "
                         "your uid\n");
@@ -176,11 +188,10 @@ int cmd_run(cli *c, char **args) {
         return r > 0 ? r : report_end(c, spec.level, &res, stopped);
     }
 
-    int rc = cli_open(c);
-    if (rc) return rc;
+    if (wr_open(&c->cfg, &c->w, &e) < 0) return cli_run_fail(c, &e);
     pty t = {.master = -1, .slave = -1};
     if (c->tty) {
-        if (pty_open(&t, &e) < 0) return cli_fail(c, &e);
+        if (pty_open(&t, &e) < 0) return cli_run_fail(c, &e);
         spec.stdio[0] = spec.stdio[1] = spec.stdio[2] = t.slave;
     }
     wr_run *run;
@@ -188,7 +199,7 @@ int cmd_run(cli *c, char **args) {
     if (t.slave >= 0) close(t.slave);
     if (r < 0) {
         pty_restore(&t);
-        return cli_fail(c, &e);
+        return cli_run_fail(c, &e);
     }
     stopped = supervise(c->tty ? &t : NULL, run, sigfd);
     r = wr_run_wait(run, &res, &e);
@@ -196,6 +207,6 @@ int cmd_run(cli *c, char **args) {
     wr_run_free(run);
     if (t.master >= 0) close(t.master);
     if (sigfd >= 0) close(sigfd);
-    if (r < 0) return cli_fail(c, &e);
+    if (r < 0) return cli_run_fail(c, &e);
     return report_end(c, spec.level, &res, stopped);
 }

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "program.h"
+#include "run.h"
 #include "util.h"
 
 /* Commands whose libraries (libmicrohttpd, libarchive, libnl, libnftables) would
@@ -49,10 +50,10 @@ const command cli_commands[] = {
      "--service, with a clean environment plus each --env KEY=VALUE, for at most --timeout\n"
      "seconds. --tty gives it a terminal. --verbose ends with a line on stderr: level, the\n"
      "Landlock ABI enforced, times and peak memory. Output streams through. Exit status: the\n"
-     "program's, 128+N for signal N; 125 if warren could not set the run up, 126 if the\n"
-     "program could not be executed, 127 if it was not found. While `warren serve` runs on\n"
-     "the same state directory, the run is handed to it, with warren's own stdio (faster;\n"
-     "WARREN_RUN_LOCAL=1 runs it here).",
+     "program's, 128+N for signal N; 125 for any failure of warren's own (the message says\n"
+     "which), 126 if the program could not be executed, 127 if it was not found. While\n"
+     "`warren serve` runs on the same state directory, the run is handed to it, with\n"
+     "warren's own stdio (faster; WARREN_RUN_LOCAL=1 runs it here).",
      cmd_run},
     {"audit", "[TENANT]", NARGS_AT_MOST_ONE, OPT_AUDIT,
      "the audit log; with TENANT, also the system calls refused it",
@@ -290,6 +291,21 @@ static const struct option options[] = {
     {0},
 };
 
+/* An option's mistake is told once the command is known: `warren run` exits
+ * 125 for it, as for its other failures (cmd-run.c), every other command 2. */
+static char usage_mistake[512];
+__attribute__((format(printf, 1, 2))) static void mistake(const char *fmt, ...) {
+    if (usage_mistake[0]) return; /* the first one is what went wrong */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(usage_mistake, sizeof usage_mistake, fmt, ap);
+    va_end(ap);
+}
+
+static int usage_exit(const command *cmd) {
+    return cmd && cmd->run == cmd_run ? WR_EXIT_SETUP : EXIT_USAGE;
+}
+
 int main(int argc, char **argv) {
     cli c = {0};
     cli_argv = calloc((size_t)argc + 1, sizeof *cli_argv);
@@ -424,12 +440,13 @@ int main(int argc, char **argv) {
             errno = 0;
             c.timeout = strtod(optarg, &end);
             if (errno || end == optarg || *end || !(c.timeout > 0) || c.timeout > 1e7)
-                return cli_usage_error("--timeout '%s': expected seconds > 0", optarg);
+                mistake("--timeout '%s': expected seconds > 0", optarg);
             used_opts |= OPT_RUN;
             break;
         }
         case ':':
-            return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
+            mistake("option '%s' needs a value", argv[optind - 1]);
+            break;
         default:
             if (o >= O_QUOTA_FIRST && o < O_QUOTA_FIRST + (int)ELEMENTSOF(quota_options) &&
                 c.nquota < ELEMENTSOF(c.quota_name)) {
@@ -438,22 +455,23 @@ int main(int argc, char **argv) {
                 used_opts |= OPT_QUOTA;
                 break;
             }
-            return cli_usage_error("unknown option '%s'", argv[optind - 1]);
+            mistake("unknown option '%s'", argv[optind - 1]);
         }
-        if (r < 0) {
-            fprintf(stderr, "warren: %s\n", e.msg);
-            return EXIT_USAGE;
-        }
+        if (r < 0) mistake("%s", e.msg);
     }
 
     int nwords = argc - optind;
     char **words = argv + optind;
+    int used = 0;
+    const command *cmd = nwords ? find_command(nwords, words, &used) : NULL;
+    if (usage_mistake[0]) {
+        cli_usage_error("%s", usage_mistake);
+        return usage_exit(cmd);
+    }
     if (nwords == 0) {
         print_usage(help ? stdout : stderr);
         return help ? EXIT_OK : EXIT_USAGE;
     }
-    int used = 0;
-    const command *cmd = find_command(nwords, words, &used);
     if (!cmd) {
         if (nwords >= 2 && find_command(1, words, &used) == NULL)
             for (unsigned i = 0; i < cli_ncommands; i++)
@@ -467,8 +485,8 @@ int main(int argc, char **argv) {
         return EXIT_OK;
     }
     unsigned stray = used_opts & ~cmd->opts;
-    if (stray)
-        return cli_usage_error("'%s' does not take %s", cmd->name,
+    if (stray) {
+        cli_usage_error("'%s' does not take %s", cmd->name,
                                stray & OPT_KEEP_HOME  ? "--keep-home"
                                : stray & OPT_EXIST_OK ? "--exist-ok"
                                : stray & OPT_AUDIT    ? "the options of 'audit'"
@@ -477,12 +495,16 @@ int main(int argc, char **argv) {
                                : stray & OPT_QUOTA    ? "the options of 'quota set'"
                                : stray & OPT_ARCHIVE  ? "--force, --format, --replace or --from"
                                                       : "the options of 'run'");
+        return usage_exit(cmd);
+    }
     int nargs = nwords - used;
     bool count_ok = cmd->nargs == NARGS_AT_LEAST_ONE  ? nargs >= 1
                     : cmd->nargs == NARGS_AT_MOST_ONE ? nargs <= 1
                                                       : (unsigned)nargs == cmd->nargs;
-    if (cmd->run != cmd_help && !count_ok)
-        return cli_usage_error("usage: warren %s %s", cmd->name, cmd->args);
+    if (cmd->run != cmd_help && !count_ok) {
+        cli_usage_error("usage: warren %s %s", cmd->name, cmd->args);
+        return usage_exit(cmd);
+    }
     int rc = cmd->run(&c, words + used);
     wr_close(c.w);
     free(c.env);

@@ -137,8 +137,7 @@ static int answer(cli *c, const char *text, wr_run_result *res) {
         e.exit_code = (int)json_integer_value(json_object_get(err, "exit_code"));
         const char *msg = json_string_value(json_object_get(err, "message"));
         snprintf(e.msg, sizeof e.msg, "%s", msg ? msg : "failed");
-        rc = cli_fail(c, &e);
-        if (rc == 0) rc = EXIT_FAILURE_; /* an error is never a success */
+        rc = cli_run_fail(c, &e);
     } else if (json_is_integer(json_object_get(j, "exit_code"))) {
         *res = (wr_run_result){
             .exit_code = (int)json_integer_value(json_object_get(j, "exit_code")),
@@ -158,7 +157,7 @@ static int answer(cli *c, const char *text, wr_run_result *res) {
     } else {
         wr_fail(&e, WR_ERR_SYSTEM, EPROTO, "the daemon's answer about the run is not one: %.200s",
                 text);
-        rc = cli_fail(c, &e);
+        rc = cli_run_fail(c, &e);
     }
     json_decref(j);
     return rc;
@@ -210,5 +209,5 @@ int cli_run_handoff(cli *c, const wr_run_spec *spec, int sigfd, wr_run_result *r
     wr_fail(&e, WR_ERR_SYSTEM, EPIPE,
             "the daemon serving %s ended before the run did; the run ended with it",
             c->cfg.state_dir);
-    return cli_fail(c, &e);
+    return cli_run_fail(c, &e);
 }

@@ -139,9 +139,12 @@ static void reply(hconn *h, json_t *j) {
     send_json(h->conn, j);
 }
 
+/* exit_code: what `warren run` exits with, as when it runs by itself
+ * (cli_run_fail): the program's 126 or 127, else 125. */
 static json_t *error_json(const wr_err *e) {
     return json_pack("{s:{s:s,s:s,s:i}}", "error", "code", wr_kind_name(e->kind), "message",
-                     e->msg[0] ? e->msg : "failed", "exit_code", wr_err_exit_code(e));
+                     e->msg[0] ? e->msg : "failed", "exit_code",
+                     e->exit_code ? e->exit_code : WR_EXIT_SETUP);
 }
 
 static void reply_err(hconn *h, const wr_err *e) {

@@ -25,7 +25,9 @@
  *                    "landlock_abi": N, "daemon_stopped": B}, when the run has
  *                   ended (daemon_stopped: the daemon, stopping, ended it);
  *                or {"error": {"code": KIND, "message": S, "exit_code": N}},
- *                   when it could not start (KIND as wr_kind_name says it).
+ *                   when it could not start (KIND as wr_kind_name says it; N
+ *                   what `warren run` exits with: 125, or 126 and 127 for a
+ *                   program that cannot be executed or found).
  *
  * The run's output goes straight to the fds the CLI attached: nothing of it
  * passes through the daemon. */

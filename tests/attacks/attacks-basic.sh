@@ -243,7 +243,7 @@ done
 is "  B's sandbox is still B's" "$(stat -c %U "$B_sbx")" "$B_name"
 for svc in .. ../victim /etc a/b $'a\nb' ''; do
   rm -f "$marker"
-  exits "--service $(printf %q "$svc") is refused" 2 run --level basic mallory --service "$svc" --shell "touch $marker"
+  exits "--service $(printf %q "$svc") is refused" 125 run --level basic mallory --service "$svc" --shell "touch $marker"
   ok "  nothing ran" test ! -e "$marker"
 done
 

@@ -1,5 +1,6 @@
 # The command line itself: help everywhere, usage errors with exit 2, unknown
-# tenants with exit 3, and nothing changed by any of them.
+# tenants with exit 3 (125 both for `warren run`), and nothing changed by any
+# of them.
 source "$WARREN_SRC/tests/lib/tap.sh"
 
 exits "no arguments is a usage error" 2
@@ -41,6 +42,19 @@ like "bad prefix is named" "$err" "user prefix 'Bad:Prefix'"
 exits "bad UID range" 2 --uid-range 5-1 user list
 like "bad UID range is named" "$err" "UID range '5-1'"
 WARREN_USER_PREFIX='9x' exits "bad prefix from the environment" 2 user list
+# `warren run` passes the program's exit code through, and 1, 2 and 3 are
+# common ones: every failure of warren's own there is 125 instead.
+exits "run: unknown option, 125" 125 run --bogus alice -- true
+like "  named" "$err" "unknown option '--bogus'"
+exits "run: bad --timeout, 125" 125 run --timeout soon alice -- true
+like "  named" "$err" "--timeout 'soon'"
+exits "run: bad --level, 125" 125 run --level weird alice -- true
+like "  named" "$err" "level 'weird'"
+exits "run: no tenant, 125" 125 run
+like "  shows its usage" "$err" "usage: warren run TENANT"
+exits "run: no command, 125" 125 run alice
+exits "run: an option of another command, 125" 125 run --keep-home alice -- true
+exits "run: bad state dir, 125" 125 --state-dir relative run alice -- true
 is "usage errors changed nothing" "$(snapshot)" "$before"
 
 exits "get of an unknown tenant" 3 user get nobody@example.com
@@ -48,6 +62,8 @@ like "not found names the tenant" "$err" "tenant 'nobody@example.com' not found"
 exits "stats of an unknown tenant" 3 user stats nobody@example.com
 exits "delete of an unknown tenant" 3 user delete nobody@example.com
 exits "sandbox of an unknown tenant" 3 sandbox path nobody@example.com my-api
+exits "run as an unknown tenant, 125" 125 run nobody@example.com -- true
+like "  named" "$err" "tenant 'nobody@example.com' not found"
 exits "--json error on stdout" 3 user get nobody@example.com --json
 is "--json error code" "$(echo "$out" | json 'd["error"]["code"]')" "not_found"
 # The read-only commands above created the registry and base, but no tenant.

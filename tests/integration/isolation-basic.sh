@@ -73,7 +73,7 @@ is "--env adds variables" "$(q 'sorted(d["env"])')" \
   "['EMPTY', 'FOO', 'HOME', 'LANG', 'LOGNAME', 'PATH', 'SHELL', 'USER']"
 is "  with their values, replacing an allowlisted one" "$(q '[d["env"]["FOO"], d["env"]["EMPTY"], d["env"]["LANG"]]')" "['bar', '', 'C']"
 is "  each once" "$(q 'd["env_count"]')" 8
-exits "--env with a bad name is refused" 2 run --level basic alice --env 1X=y -- true
+exits "--env with a bad name is refused" 125 run --level basic alice --env 1X=y -- true
 like "  the error names it" "$err" "1X=y"
 
 # A terminal: TERM is passed, the terminal becomes the controlling one.
@@ -195,18 +195,18 @@ check_refused() { # DESCRIPTION CODE CWD
   like "  the error names the directory" "$err" "working directory"
   ok "  nothing ran" test ! -e "$marker"
 }
-check_refused "--cwd /etc (outside the home) is refused" 2 /etc
-check_refused "--cwd <home>/.. is refused" 2 "$home/.."
-check_refused "--cwd ../ (relative, out of the home) is refused" 2 ..
-check_refused "--cwd <home>x (a sibling with the home as prefix) is refused" 2 "${home}x"
-check_refused "--cwd that does not exist gives 3" 3 sandboxes/nope
+check_refused "--cwd /etc (outside the home) is refused" 125 /etc
+check_refused "--cwd <home>/.. is refused" 125 "$home/.."
+check_refused "--cwd ../ (relative, out of the home) is refused" 125 ..
+check_refused "--cwd <home>x (a sibling with the home as prefix) is refused" 125 "${home}x"
+check_refused "--cwd that does not exist is refused" 125 sandboxes/nope
 setpriv --reuid "$uid" --regid "$gid" --clear-groups ln -s /etc "$home/etc-link"
-check_refused "--cwd through a tenant's link to /etc is refused" 2 etc-link
+check_refused "--cwd through a tenant's link to /etc is refused" 125 etc-link
 setpriv --reuid "$uid" --regid "$gid" --clear-groups ln -s sandboxes/probe "$home/probe-link"
-check_refused "--cwd through a tenant's link inside the home is refused too" 2 probe-link
-check_refused "--cwd with a link in the middle is refused" 2 "$home/etc-link/ssl"
+check_refused "--cwd through a tenant's link inside the home is refused too" 125 probe-link
+check_refused "--cwd with a link in the middle is refused" 125 "$home/etc-link/ssl"
 rm -f "$marker"
-exits "--service with .. is refused" 2 run --level basic alice --service ../x --shell "touch $marker"
+exits "--service with .. is refused" 125 run --level basic alice --service ../x --shell "touch $marker"
 ok "  nothing ran" test ! -e "$marker"
 rm -f "$marker"
 exits "  (control: the same command in a good --cwd runs)" 0 run --level basic alice --cwd sandboxes/probe --shell "touch $marker"

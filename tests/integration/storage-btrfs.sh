@@ -71,7 +71,7 @@ sync
 exits "stats" 0 stats alice@example.com --json
 ok "stats count the bytes in the tenant's subvolume" test "$(echo "$out" | json 'd["storage"]["bytes"]')" -ge $((40 * 1024 * 1024))
 is "and say over-quota" "$(echo "$out" | json 'd["health"]')" over-quota
-exits "a run is refused" 1 run alice@example.com --level basic -- true
+exits "a run is refused" 125 run alice@example.com --level basic -- true
 like "saying why" "$err" "over its storage quota: [0-9]+ bytes used, the limit is 33554432"
 exits "delete the tenant" 0 user delete alice@example.com
 ok "the home is gone" test ! -e "$home"

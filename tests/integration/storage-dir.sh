@@ -16,7 +16,7 @@ exits "a run starts under it" 0 run dora@example.com --level basic -- true
 
 ok "the tenant writes 2M: a plain directory does not stop it" \
   as "$uid" dd if=/dev/zero of="$home/sandboxes/fill" bs=1M count=2 status=none
-exits "a run is refused over the quota" 1 run dora@example.com --level basic -- true
+exits "a run is refused over the quota" 125 run dora@example.com --level basic -- true
 like "the error gives usage and limit" "$err" \
   "tenant 'dora@example.com' is over its storage quota: [0-9]+ bytes used, the limit is 1048576"
 like "the refusal is in the audit log" \
@@ -31,7 +31,7 @@ exits "after the tenant's files go, runs start again" 0 run dora@example.com --l
 
 exits "set an inode quota of 50" 0 quota set dora@example.com --storage max --inodes 50
 as "$uid" sh -c "for i in \$(seq 60); do : >'$home/sandboxes/f'\$i; done"
-exits "a run is refused over the inode quota" 1 run dora@example.com --level basic -- true
+exits "a run is refused over the inode quota" 125 run dora@example.com --level basic -- true
 like "the error counts inodes" "$err" "[0-9]+ inodes used, the limit is 50"
 as "$uid" sh -c "rm '$home'/sandboxes/f*"
 exits "and starts again below it" 0 run dora@example.com --level basic -- true
