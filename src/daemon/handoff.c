@@ -94,7 +94,13 @@ typedef struct hconn {
     htag tags[H_N];
     wr_run *run;  /* NULL until started */
     bool stopped; /* ended by the daemon's stop, past its grace period */
+    double request_due; /* monotonic: the request must have come by then */
 } hconn;
+
+/* A client sends its request as soon as it connects (run-handoff.c). One
+ * that says nothing for this long is told so and closed: otherwise it holds
+ * a daemon fd, and an entry here, for as long as it likes. */
+#define REQUEST_TIMEOUT_S 10
 
 static hconn *conns;
 static int listen_fd = -1;
@@ -391,6 +397,7 @@ static void on_listen(srv *s, loop_tag *tag, uint32_t events) {
             continue;
         }
         h->conn = fd;
+        h->request_due = wr_mono() + REQUEST_TIMEOUT_S;
         for (int i = 0; i < H_N; i++) {
             h->fds[i] = -1;
             h->tags[i] = (htag){{on_event}, h, i};
@@ -455,10 +462,19 @@ size_t handoff_active(void) {
     return n;
 }
 
+/* Milliseconds until h has something due: its run's timeout, or the end of
+ * the wait for its request; -1 for nothing. */
+static int due_ms(const hconn *h, double now) {
+    if (h->run) return wr_run_deadline_ms(h->run);
+    double left = h->request_due - now;
+    return left <= 0 ? 0 : (int)(left * 1000) + 1;
+}
+
 int handoff_timeout_ms(void) {
     int best = listen_paused ? 100 : -1; /* a rested listener is tried again */
+    double now = wr_mono();
     for (hconn *h = conns; h; h = h->next) {
-        int ms = h->run ? wr_run_deadline_ms(h->run) : -1;
+        int ms = due_ms(h, now);
         if (ms >= 0 && (best < 0 || ms < best)) best = ms;
     }
     return best;
@@ -466,8 +482,20 @@ int handoff_timeout_ms(void) {
 
 void handoff_tick(srv *s) {
     resume_listening(s);
-    for (hconn *h = conns; h; h = h->next)
-        if (h->run && wr_run_deadline_ms(h->run) == 0) wr_run_expire(h->run, NULL);
+    double now = wr_mono();
+    for (hconn *h = conns, *next; h; h = next) {
+        next = h->next;
+        if (due_ms(h, now) != 0) continue;
+        if (h->run) {
+            wr_run_expire(h->run, NULL);
+            continue;
+        }
+        wr_err e = WR_ERR_INIT;
+        wr_fail(&e, WR_ERR_INVALID, ETIMEDOUT, "run request: none came within %d s",
+                REQUEST_TIMEOUT_S);
+        reply_err(h, &e);
+        hconn_free(s, h);
+    }
 }
 
 void handoff_end_all(srv *s) {
