@@ -487,14 +487,14 @@ int main(int argc, char **argv) {
     unsigned stray = used_opts & ~cmd->opts;
     if (stray) {
         cli_usage_error("'%s' does not take %s", cmd->name,
-                               stray & OPT_KEEP_HOME  ? "--keep-home"
-                               : stray & OPT_EXIST_OK ? "--exist-ok"
-                               : stray & OPT_AUDIT    ? "the options of 'audit'"
-                               : stray & OPT_SERVE    ? "the options of 'serve'"
-                               : stray & OPT_NET      ? "--mode"
-                               : stray & OPT_QUOTA    ? "the options of 'quota set'"
-                               : stray & OPT_ARCHIVE  ? "--force, --format, --replace or --from"
-                                                      : "the options of 'run'");
+                        stray & OPT_KEEP_HOME  ? "--keep-home"
+                        : stray & OPT_EXIST_OK ? "--exist-ok"
+                        : stray & OPT_AUDIT    ? "the options of 'audit'"
+                        : stray & OPT_SERVE    ? "the options of 'serve'"
+                        : stray & OPT_NET      ? "--mode"
+                        : stray & OPT_QUOTA    ? "the options of 'quota set'"
+                        : stray & OPT_ARCHIVE  ? "--force, --format, --replace or --from"
+                                               : "the options of 'run'");
         return usage_exit(cmd);
     }
     int nargs = nwords - used;
