@@ -162,17 +162,18 @@ static void fail_stopping(wr_err *e) {
 }
 
 static void fail_out_of_fds(wr_err *e, int err) {
-    struct rlimit rl = {0, 0};
-    getrlimit(RLIMIT_NOFILE, &rl);
-    if (err == ENFILE)
+    if (err == ENFILE) {
         wr_fail(e, WR_ERR_LIMIT, err,
                 "the host is out of open files (fs.file-max); try again later, or run with "
                 "WARREN_RUN_LOCAL=1");
-    else
-        wr_fail(e, WR_ERR_LIMIT, err,
-                "the daemon has no file descriptors left (its open-files limit is %llu); try "
-                "again later, or run with WARREN_RUN_LOCAL=1",
-                (unsigned long long)rl.rlim_cur);
+        return;
+    }
+    struct rlimit rl = {0, 0};
+    getrlimit(RLIMIT_NOFILE, &rl);
+    wr_fail(e, WR_ERR_LIMIT, err,
+            "the daemon has no file descriptors left (its open-files limit is %llu); try again "
+            "later, or run with WARREN_RUN_LOCAL=1",
+            (unsigned long long)rl.rlim_cur);
 }
 
 /* The client's message with its fds: *nfds says how many came, fds holds the

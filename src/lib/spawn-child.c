@@ -52,15 +52,13 @@ const char *wr_spawn_step_name(int s) {
 }
 
 const wr_run_rlimit wr_run_rlimits[WR_RUN_NLIMITS] = {
-    {RLIMIT_CORE, 0, 0},
-    {RLIMIT_NOFILE, 1024, 4096},
-    {RLIMIT_NPROC, 2048, 2048}, /* per tenant uid: a fork bomb stops here */
+    [WR_RUN_CORE] = {RLIMIT_CORE, 0, 0},
+    [WR_RUN_NOFILE] = {RLIMIT_NOFILE, 1024, 4096},
+    [WR_RUN_NPROC] = {RLIMIT_NPROC, 2048, 2048}, /* per tenant uid: a fork bomb stops here */
 };
 
 void wr_spawn_limit_files(const plan *p) {
-    for (size_t i = 0; i < WR_RUN_NLIMITS; i++)
-        if (wr_run_rlimits[i].resource == RLIMIT_NOFILE)
-            CHECK(p, STEP_NOFILE, setrlimit(RLIMIT_NOFILE, &p->limits[i]) == 0);
+    CHECK(p, STEP_NOFILE, setrlimit(RLIMIT_NOFILE, &p->limits[WR_RUN_NOFILE]) == 0);
 }
 
 _Noreturn void wr_spawn_fail(const plan *p, step s, int errnum, int detail) {
@@ -172,7 +170,7 @@ _Noreturn void wr_spawn_child(const plan *p) {
     if (!contained) CHECK(p, STEP_CWD, fchdir(p->cwd_fd) == 0);
 
     for (size_t i = 0; i < WR_RUN_NLIMITS; i++)
-        if (wr_run_rlimits[i].resource != RLIMIT_NOFILE)
+        if (i != WR_RUN_NOFILE)
             CHECK(p, STEP_RLIMITS, setrlimit(wr_run_rlimits[i].resource, &p->limits[i]) == 0);
 
     umask(077);

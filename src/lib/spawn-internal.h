@@ -29,7 +29,9 @@ typedef struct wr_run_rlimit {
     int resource;
     rlim_t soft, hard;
 } wr_run_rlimit;
-#define WR_RUN_NLIMITS 3
+/* Indices into wr_run_rlimits: the open-files limit is set apart from the
+ * others (wr_spawn_limit_files), and the tenant's quota replaces its ceiling. */
+enum { WR_RUN_CORE, WR_RUN_NOFILE, WR_RUN_NPROC, WR_RUN_NLIMITS };
 extern const wr_run_rlimit wr_run_rlimits[WR_RUN_NLIMITS];
 
 /* Everything the child needs, prepared by the parent while it may still

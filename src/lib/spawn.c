@@ -596,12 +596,11 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
     };
     clamp_limits(pl.limits);
     /* The tenant's open-files quota replaces the default ceiling. */
-    for (size_t i = 0; i < WR_RUN_NLIMITS && wr_quota_limited(quota.nofile); i++) {
-        if (wr_run_rlimits[i].resource != RLIMIT_NOFILE) continue;
+    if (wr_quota_limited(quota.nofile)) {
         struct rlimit own = {RLIM_INFINITY, RLIM_INFINITY};
         getrlimit(RLIMIT_NOFILE, &own);
         rlim_t n = (rlim_t)quota.nofile < own.rlim_max ? (rlim_t)quota.nofile : own.rlim_max;
-        pl.limits[i] = (struct rlimit){n, n};
+        pl.limits[WR_RUN_NOFILE] = (struct rlimit){n, n};
     }
     if ((r = pl.ncgroup_v1 = wr_cgroup_attach_fds(w->cgroups, t.linux_username, pl.cgroup_v1,
                                                   ELEMENTSOF(pl.cgroup_v1), e)) < 0)
