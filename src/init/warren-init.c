@@ -24,8 +24,10 @@
  *
  * It is built without a C library: no start-up code to run before main (a
  * static glibc spends about 0.3 ms there), nothing linked that the init does
- * not call. Its memory is a few pages, so its fork of the command is cheap.
- * The system calls are the x86-64 ones; spawn-protocol.h has the interface. */
+ * not call. It starts the command as spawn.c starts it: vfork's contract, so
+ * not even the init's few pages are copied for the command only to drop them
+ * at its exec. The system calls are the x86-64 ones; spawn-protocol.h has the
+ * interface. */
 #include <asm/unistd.h>
 #include <linux/errno.h>
 #include <linux/prctl.h>
@@ -73,6 +75,36 @@ static void report_exec_failure(int errnum) {
     SYS(__NR_write, INIT_FD_ERR, &r, sizeof r, 0);
 }
 
+/* vfork: the child runs in the init's memory, on its stack, until its exec,
+ * while the init waits. Like spawn.c's clone stub, this one keeps its return
+ * address in a register across the system call: the child's calls below
+ * write frames where the waiting init's return address was. */
+long vfork_stub(void) __attribute__((returns_twice));
+__asm__(".text\n"
+        ".type vfork_stub, @function\n"
+        "vfork_stub:\n"
+        "    popq %rdx\n" /* the return address: rdx survives syscall */
+        "    movl $58, %eax\n" /* __NR_vfork */
+        "    syscall\n"
+        "    pushq %rdx\n"
+        "    ret\n"
+        ".size vfork_stub, .-vfork_stub\n");
+_Static_assert(__NR_vfork == 58, "vfork's number on x86-64");
+
+/* Starts the command as pid 2: its pid, or -errno. The child never returns
+ * from here; it writes nothing of the init's but its own new frames. */
+static __attribute__((noinline)) long start_command(char *path, char **argv, char **env) {
+    long cmd = vfork_stub();
+    if (cmd == 0) {
+        ksigset none = 0;
+        SYS(__NR_rt_sigprocmask, SIG_SETMASK, &none, 0, sizeof none);
+        long r = SYS(__NR_execve, path, argv, env, 0);
+        report_exec_failure((int)-r);
+        exit_group(INIT_EXIT_SETUP);
+    }
+    return cmd;
+}
+
 /* The environment the init was given: the command's, INIT_MARK, the path,
  * the command's argv. Splits it in place (the init's own stack). */
 static int split(char **envp, char ***ret_env, char **ret_path, char ***ret_argv) {
@@ -104,7 +136,7 @@ static _Noreturn void init_main(char **envp) {
 
     /* Blocked before the command exists, so none is lost before the loop;
      * blocked signals are queued for pid 1 even from outside its namespace. */
-    ksigset set = SIGBIT(SIGCHLD), none = 0;
+    ksigset set = SIGBIT(SIGCHLD);
     for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)
         set |= SIGBIT(forwarded[i]);
     SYS(__NR_rt_sigprocmask, SIG_BLOCK, &set, 0, sizeof set);
@@ -114,13 +146,7 @@ static _Noreturn void init_main(char **envp) {
     for (int fd = INIT_FD_ERR; fd <= INIT_FD_LISTENER; fd++)
         SYS(__NR_fcntl, fd, 2 /* F_SETFD */, 1 /* FD_CLOEXEC */, 0);
 
-    long cmd = SYS(__NR_fork, 0, 0, 0, 0);
-    if (cmd == 0) {
-        SYS(__NR_rt_sigprocmask, SIG_SETMASK, &none, 0, sizeof none);
-        long r = SYS(__NR_execve, path, argv, env, 0);
-        report_exec_failure((int)-r);
-        exit_group(INIT_EXIT_SETUP);
-    }
+    long cmd = start_command(path, argv, env);
     if (cmd < 0) {
         report r = {STEP_INIT, (int)-cmd, 0};
         SYS(__NR_write, INIT_FD_ERR, &r, sizeof r, 0);
