@@ -43,6 +43,15 @@ int wr_rootfs_run_op(int home_tree, const op *o) {
         return mount(o->src, o->path, o->fstype, o->flags, o->data);
     case OP_BIND_NODE:
         return mount(o->src, o->path, NULL, MS_BIND, NULL);
+    case OP_NODE: {
+        if (mknod(o->path, S_IFCHR | o->mode, o->rdev) == 0) return 0;
+        /* Root of a user namespace may not make device nodes: bind the host's. */
+        if (errno != EPERM) return -1;
+        int fd = open(o->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0) return -1;
+        close(fd);
+        return mount(o->src, o->path, NULL, MS_BIND, NULL);
+    }
     case OP_BIND: {
         unsigned rec = o->recursive ? AT_RECURSIVE : 0;
         int fd = open_tree(AT_FDCWD, o->src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);

@@ -39,6 +39,7 @@ typedef enum op_kind {
     OP_MOUNT,   /* mount(src, path, fstype, flags, data) */
     OP_BIND,    /* a copy of src's mount, with attr set, attached at path */
     OP_BIND_NODE, /* a device node bound over path, by one mount(2) (see add_bind_node) */
+    OP_NODE,    /* a device node like src made at path (see add_node) */
     OP_SETATTR, /* mount_setattr(path, attr) */
     OP_ATTACH,  /* the home's detached mount onto path */
 } op_kind;
@@ -49,6 +50,7 @@ typedef struct op {
     bool optional;  /* a missing path (ENOENT) is skipped: /proc entries this kernel lacks */
     bool recursive; /* OP_BIND, OP_SETATTR: the mounts below too */
     mode_t mode;
+    dev_t rdev;          /* OP_NODE */
     unsigned long flags; /* OP_MOUNT */
     uint64_t attr;       /* OP_BIND, OP_SETATTR: MOUNT_ATTR_* to set */
     const char *fstype;  /* static */

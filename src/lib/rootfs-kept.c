@@ -20,7 +20,7 @@
 
 /* Bumped whenever the plan changes what a root holds: older kept roots then
  * no longer match and are rebuilt. */
-#define TEMPLATE_VERSION 1
+#define TEMPLATE_VERSION 2
 
 #ifndef NSFS_MAGIC
 #define NSFS_MAGIC 0x6e736673

@@ -265,6 +265,18 @@ static op *add_bind_node(wr_rootfs *r, wr_rootfs_step step, const char *src, con
     return o;
 }
 
+/* The host's character device `host` made again at the same path with its
+ * number and permissions, or, where the kernel refuses that (root of a user
+ * namespace), bound over an empty file as add_bind_node does. */
+static op *add_node(wr_rootfs *r, wr_rootfs_step step, const char *host, const struct stat *st) {
+    op *o = add(r, OP_NODE, step, host);
+    if (!o) return NULL;
+    o->src = xasprintf(r, "%s", host);
+    o->mode = st->st_mode & 0777;
+    o->rdev = st->st_rdev;
+    return o;
+}
+
 /* Small regular files of /etc are copied into the root rather than bound:
  * a copy is three cheap calls on a tmpfs, a bind four mount calls plus the
  * mount itself, set up and torn down with every run. The run sees the file
@@ -403,13 +415,23 @@ static int plan_etc(wr_rootfs *r, wr_err *e) {
 
 static void plan_dev(wr_rootfs *r, const char *tmpfs_opts, gid_t tty_gid) {
     add_mkdir(r, WR_ROOTFS_DEV, "/dev", 0755);
-    add_mount(r, WR_ROOTFS_DEV, "tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-              "mode=0755,size=64k,nr_inodes=64");
+    /* A kept root makes its nodes in its own /dev, which is then not nodev:
+     * every mount of a kept root is copied and torn down again with each run
+     * (rootfs.h), and binds would be six more. Only root in the initial user
+     * namespace can make a node there (CAP_MKNOD), and /dev is read-only
+     * once made (below). A root built per run binds the host's: in a user
+     * namespace the kernel makes no device nodes. */
+    add_mount(r, WR_ROOTFS_DEV, "tmpfs", "/dev", "tmpfs",
+              MS_NOSUID | MS_NOEXEC | (r->templ ? 0 : MS_NODEV), "mode=0755,size=64k,nr_inodes=64");
     for (size_t i = 0; i < ELEMENTSOF(dev_nodes); i++) {
         char host[64];
         snprintf(host, sizeof host, "/dev/%s", dev_nodes[i]);
         struct stat st;
         if (stat(host, &st) < 0 || !S_ISCHR(st.st_mode)) continue;
+        if (r->templ) {
+            add_node(r, WR_ROOTFS_DEV, host, &st);
+            continue;
+        }
         op *o = add(r, OP_MKFILE, WR_ROOTFS_DEV, host);
         if (o) o->mode = 0644;
         /* The /dev tmpfs is nodev; each node's own bind is not. */

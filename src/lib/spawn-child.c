@@ -74,7 +74,9 @@ static _Noreturn void child_fail(const plan *p, step s, int errnum) {
 /* Strong: the rules for what exists only inside the new root. Reading is
  * allowed from its "/" down, since everything under it is what rootfs.c put
  * there (read-only system, generated /etc, /proc, /dev); writing only below
- * /tmp, /dev/shm and the home (the parent's rule, on the home's inode). */
+ * /tmp, /dev/shm and the home (the parent's rule, on the home's inode); the
+ * device nodes of /dev (the six of the minimal /dev, the run's own ptys) are
+ * read and written, never made: /dev is read-only. */
 static int landlock_inside(const plan *p) {
     static const struct {
         const char *path;
@@ -82,7 +84,7 @@ static int landlock_inside(const plan *p) {
     } inside[] = {{"/", WR_LANDLOCK_READ},
                   {"/tmp", WR_LANDLOCK_WRITE},
                   {"/dev/shm", WR_LANDLOCK_WRITE},
-                  {"/dev/pts", WR_LANDLOCK_DEVICE}};
+                  {"/dev", WR_LANDLOCK_DEVICE}};
     for (size_t i = 0; i < ELEMENTSOF(inside); i++) {
         int fd = open(inside[i].path, O_PATH | O_CLOEXEC);
         if (fd < 0) continue; /* not every root has every one */

@@ -302,19 +302,10 @@ static int open_cwd(warren *w, const wr_run_spec *spec, const wr_tenant *t, int 
     return fd;
 }
 
-/* Strong: the read-write home and the device nodes, as Landlock rules on
- * inodes the new root shares with the host (its binds). The rest is added by
- * the child inside the new root (landlock_inside). */
+/* Strong: the read-write home, as a Landlock rule on the inode the new root
+ * shares with the host (its bind). The rest is added by the child inside the
+ * new root (landlock_inside). */
 static int landlock_outside(int ruleset, int abi, int homefd, wr_err *e) {
-    static const char *const devices[] = {"/dev/null",   "/dev/zero",    "/dev/full",
-                                          "/dev/random", "/dev/urandom", "/dev/tty"};
-    for (size_t i = 0; i < ELEMENTSOF(devices); i++) {
-        int fd = open(devices[i], O_PATH | O_CLOEXEC);
-        if (fd < 0) continue;
-        int r = wr_landlock_allow(ruleset, fd, WR_LANDLOCK_DEVICE, abi);
-        close(fd);
-        if (r < 0) return wr_sys(e, -r, "landlock rule for %s", devices[i]);
-    }
     int r = wr_landlock_allow(ruleset, homefd, WR_LANDLOCK_WRITE, abi);
     return r < 0 ? wr_sys(e, -r, "landlock rule for the home") : 0;
 }

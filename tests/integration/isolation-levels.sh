@@ -60,6 +60,16 @@ for level in container strong; do
   is "$level: /etc/passwd shows root and the tenant only" "$(echo "$out" | cut -d: -f1 | tr '\n' ' ')" "root $name "
   is "$level: effective capabilities empty" "$(q "int(d['caps']['effective'], 16)")" 0
   is "$level: no_new_privs" "$(q 'd["no_new_privs"]')" 1
+  # The minimal /dev: the host's six nodes (type, numbers, modes), the links,
+  # its own devpts and /dev/shm; nothing can be added; the nodes work.
+  run_warren run --level $level alice --shell 'cd /dev && stat -c "%n %F %t:%T %a" * | sort'
+  want=$(cd /dev && for n in null zero full random urandom tty; do stat -c "%n %F %t:%T %a" $n; done)
+  want=$(printf '%s\nfd symbolic link 0:0 777\nptmx symbolic link 0:0 777\npts directory 0:0 755\nshm directory 0:0 1777\nstderr symbolic link 0:0 777\nstdin symbolic link 0:0 777\nstdout symbolic link 0:0 777\n' "$want" | sort)
+  is "$level: /dev holds the six nodes, the links, pts and shm" "$out" "$want"
+  run_warren run --level $level alice --shell 'touch /dev/new 2>&1; mknod /dev/sda1 b 8 1 2>&1; echo w > /dev/null && head -c 3 /dev/zero | od -An -tx1 | tr -d " "'
+  like "$level: nothing can be made in /dev" "$(echo "$out" | head -2 | tr '\n' ' ')" \
+    "^touch: .*Read-only file system mknod: .*(Read-only file system|Operation not permitted) $"
+  is "$level: /dev/null takes writes, /dev/zero reads zeros" "$(echo "$out" | tail -1)" 000000
 done
 
 # The network namespace is the tenant's: kept across its runs, not shared.
