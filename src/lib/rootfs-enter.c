@@ -45,12 +45,12 @@ int wr_rootfs_run_op(int home_tree, const op *o) {
         return mount(o->src, o->path, NULL, MS_BIND, NULL);
     case OP_NODE: {
         if (mknod(o->path, S_IFCHR | o->mode, o->rdev) == 0) return 0;
-        /* Root of a user namespace may not make device nodes: bind the host's. */
+        /* Root of a user namespace may not make device nodes: the host's,
+         * bound over an empty file, as the ops of a root built per run do. */
         if (errno != EPERM) return -1;
-        int fd = open(o->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-        if (fd < 0) return -1;
-        close(fd);
-        return mount(o->src, o->path, NULL, MS_BIND, NULL);
+        op file = {.kind = OP_MKFILE, .path = o->path, .mode = 0644};
+        op bind = {.kind = OP_BIND_NODE, .path = o->path, .src = o->src};
+        return wr_rootfs_run_op(home_tree, &file) < 0 ? -1 : wr_rootfs_run_op(home_tree, &bind);
     }
     case OP_BIND: {
         unsigned rec = o->recursive ? AT_RECURSIVE : 0;
