@@ -68,14 +68,16 @@ typedef struct wr_run wr_run;
 int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e);
 int wr_run_pid(const wr_run *r);
 int wr_run_pidfd(const wr_run *r);
-/* Waits for the program to end (or the timeout), then ends the rest of its
- * tree, removes its cgroup, and writes the run's audit events and refused
- * system calls to the registry: wr_run_end, then wr_run_record. */
+/* Waits for the program to end (or the timeout), writes the run's audit
+ * events and refused system calls to the registry as soon as it knows how
+ * the program ended (a contained run's init tells before it exits), then
+ * ends the rest of its tree and removes its cgroup: wr_run_record and
+ * wr_run_end, overlapping. */
 int wr_run_wait(wr_run *r, wr_run_result *ret, wr_err *e);
 /* wr_run_wait's halves, for a supervisor that answers its client before the
  * registry write: after wr_run_end the result is final; wr_run_record (also
  * done by wr_run_free if left out) writes what the run leaves in the
- * registry, once. */
+ * registry, once, when how the program ended is known. */
 int wr_run_end(wr_run *r, wr_run_result *ret, wr_err *e);
 void wr_run_record(wr_run *r);
 /* Strong runs: the seccomp notification fd (else -1). A caller that waits

@@ -48,11 +48,15 @@
  * the namespace gave it.
  *
  * wr_run_wait polls the pidfd (with the timeout) and the listener (answering
- * and counting refused system calls), reaps the program, then kills whatever
- * is left in the run's cgroup (daemonised grandchildren included), removes
- * it, and records the refusals in the registry. The audit's run_started and
- * run_ended of a short run are written then, in one transaction (one commit
- * per run); a run still going after a second has its start written then.
+ * and counting refused system calls), and, for a contained run, the status
+ * pipe. As soon as it knows how the program ended it records the refusals
+ * and the audit's run_started and run_ended of a short run, in one
+ * transaction (one commit per run; a run still going after a second has its
+ * start written then): a contained run's init reports the command's status
+ * just before it exits, and its exit, which takes the run's namespaces down,
+ * goes on meanwhile on the other CPU. Then it reaps the program, kills
+ * whatever is left in the run's cgroup (daemonised grandchildren included)
+ * and removes it.
  * wr_run_end and wr_run_record are wr_run_wait's two halves, for a supervisor
  * that answers its client in between (the daemon's run socket). */
 #include "run.h"
@@ -123,6 +127,8 @@ struct wr_run {
     double started_at; /* wall clock, for the event */
     double start_due;
     bool start_recorded;
+    bool concluded;    /* how the program ended is known (the init's report, or its reaping) */
+    bool status_gone;  /* the init closed its status pipe without a report (it was killed) */
     bool reaped;
     bool ended;        /* wr_run_end has ended its tree */
     bool end_recorded; /* wr_run_record has written its end */
@@ -710,24 +716,40 @@ static double run_cpu_seconds(const wr_run *r, uint64_t usec) {
     return (double)(usec - (usec < r->cpu_base ? usec : r->cpu_base)) / 1e6;
 }
 
-/* Reaps the program and records how it ended. */
+/* How the program ended: its wait status, at the time it became known. */
+static void conclude(wr_run *r, int status) {
+    r->concluded = true;
+    r->result.wall_seconds = wr_mono() - r->started;
+    if (WIFEXITED(status))
+        r->result.exit_code = WEXITSTATUS(status);
+    else if (WIFSIGNALED(status))
+        r->result.signal = WTERMSIG(status);
+}
+
+/* Contained: the command's own status, as the init reports it when the
+ * command ends, just before the init exits. 1: concluded; 0: not written
+ * yet, or never will be (the init was killed: then the init's own status
+ * says how the run ended). */
+static int read_report(wr_run *r) {
+    if (r->status_fd < 0 || r->status_gone || r->concluded) return 0;
+    int status;
+    ssize_t n = read(r->status_fd, &status, sizeof status);
+    if (n == (ssize_t)sizeof status) {
+        conclude(r, status);
+        return 1;
+    }
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) r->status_gone = true;
+    return 0;
+}
+
+/* Reaps the program (the init, for a contained run). */
 static void reap(wr_run *r) {
     int status = 0;
     struct rusage ru = {0};
     while (wait4(r->pid, &status, 0, &ru) < 0 && errno == EINTR) {}
     r->reaped = true;
-    r->result.wall_seconds = wr_mono() - r->started;
     r->result.peak_rss = (uint64_t)ru.ru_maxrss * 1024;
-    /* Contained: the command's own status, as the init wrote it; nothing
-     * there if the init itself was killed (timeout, cancel): then its own. */
-    int cmd_status;
-    if (r->status_fd >= 0 && read(r->status_fd, &cmd_status, sizeof cmd_status) ==
-                                 (ssize_t)sizeof cmd_status)
-        status = cmd_status;
-    if (WIFEXITED(status))
-        r->result.exit_code = WEXITSTATUS(status);
-    else if (WIFSIGNALED(status))
-        r->result.signal = WTERMSIG(status);
+    if (!r->concluded && !read_report(r)) conclude(r, status);
 }
 
 /* Ends what is left in the run's cgroup and removes it. */
@@ -816,7 +838,8 @@ static void record_start(wr_run *r) {
 /* When wr_run_expire next has work: the timeout, or a long run's start to
  * record; 0 for nothing. */
 static double next_due(const wr_run *r) {
-    double due = r->deadline && !r->result.timed_out ? r->deadline : 0;
+    /* A program that has ended was in time, whatever its init still does. */
+    double due = r->deadline && !r->result.timed_out && !r->concluded ? r->deadline : 0;
     if (!r->start_recorded && (!due || r->start_due < due)) due = r->start_due;
     return due;
 }
@@ -831,22 +854,30 @@ int wr_run_deadline_ms(const wr_run *r) {
 int wr_run_expire(wr_run *r, wr_err *e) {
     double t = wr_mono();
     if (!r->start_recorded && t >= r->start_due) record_start(r);
-    if (!r->deadline || r->result.timed_out || t < r->deadline) return 0;
+    if (!r->deadline || r->result.timed_out || r->concluded || t < r->deadline) return 0;
     r->result.timed_out = true;
     r->killed = true;
     return wr_cgroup_kill(r->cgroup_fd, e);
 }
 
-int wr_run_end(wr_run *r, wr_run_result *ret, wr_err *e) {
-    while (!r->reaped) {
-        struct pollfd pfd[2] = {{.fd = r->pidfd, .events = POLLIN},
-                                {.fd = wr_run_notify_fd(r), .events = POLLIN}};
-        int n = poll(pfd, 2, wr_run_deadline_ms(r));
+/* Waits until the program has ended (or only, with `until_report`, until
+ * how it ended is known), answering refused calls and keeping the timeout.
+ * A contained run's init reports the command's status and then exits,
+ * taking the run's namespaces down: ~0.1 ms that wr_run_wait spends writing
+ * the audit instead of waiting. */
+static int await_run(wr_run *r, bool until_report, wr_err *e) {
+    while (!r->reaped && !(until_report && r->concluded)) {
+        bool watch = r->status_fd >= 0 && !r->status_gone && !r->concluded;
+        struct pollfd pfd[3] = {{.fd = r->pidfd, .events = POLLIN},
+                                {.fd = wr_run_notify_fd(r), .events = POLLIN},
+                                {.fd = watch ? r->status_fd : -1, .events = POLLIN}};
+        int n = poll(pfd, 3, wr_run_deadline_ms(r));
         if (n < 0 && errno != EINTR) return wr_sys(e, errno, "waiting for the run");
         if (n > 0 && pfd[1].revents) {
             int q = wr_run_service(r, e);
             if (q < 0) return q;
         }
+        if (n > 0 && pfd[2].revents) read_report(r);
         if (n > 0 && pfd[0].revents & POLLIN) {
             reap(r);
             break;
@@ -854,7 +885,13 @@ int wr_run_end(wr_run *r, wr_run_result *ret, wr_err *e) {
         int q = wr_run_expire(r, e);
         if (q < 0) return q;
     }
-    int q = end_tree(r, e);
+    return 0;
+}
+
+int wr_run_end(wr_run *r, wr_run_result *ret, wr_err *e) {
+    int q = await_run(r, false, e);
+    if (q < 0) return q;
+    q = end_tree(r, e);
     r->ended = true;
     if (q < 0) return q;
     *ret = r->result;
@@ -862,7 +899,7 @@ int wr_run_end(wr_run *r, wr_run_result *ret, wr_err *e) {
 }
 
 void wr_run_record(wr_run *r) {
-    if (!r->ended || r->end_recorded) return;
+    if (!r->concluded || r->end_recorded) return;
     r->end_recorded = true;
     record_refusals(r);
     char detail[192];
@@ -880,7 +917,11 @@ void wr_run_record(wr_run *r) {
 }
 
 int wr_run_wait(wr_run *r, wr_run_result *ret, wr_err *e) {
-    int q = wr_run_end(r, ret, e);
+    /* Recorded as soon as it is known how the program ended, while a
+     * contained run's init is still exiting; then the tree is ended. */
+    int q = await_run(r, true, e);
+    wr_run_record(r);
+    if (q == 0) q = wr_run_end(r, ret, e);
     wr_run_record(r);
     return q;
 }
