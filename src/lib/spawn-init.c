@@ -13,6 +13,8 @@
  * between the child and the exec. */
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -69,22 +71,56 @@ int wr_spawn_init_fd(wr_err *e) {
     return init_fd;
 }
 
-char **wr_spawn_init_env(char **envp, const char *path, char **argv) {
-    size_t ne = 0, na = 0;
-    while (envp[ne])
-        ne++;
-    while (argv[na])
-        na++;
-    char **v = calloc(ne + na + 3, sizeof *v);
-    if (!v) return NULL;
-    memcpy(v, envp, ne * sizeof *v);
-    v[ne] = (char *)INIT_MARK;
-    v[ne + 1] = (char *)path;
-    memcpy(v + ne + 2, argv, na * sizeof *v);
-    return v; /* calloc's zero ends it */
+/* The command's side of a contained run: a clone of the child that shares
+ * its memory (that is, warren's, until the child's own exec) on a stack of
+ * its own, and runs only this before its execve. Its system calls are made
+ * here directly: glibc's would set errno, a variable of the thread of
+ * warren's that waits for the run, which may be running again by then. */
+static long raw_syscall(long n, long a, long b, long c) {
+    long ret;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(n), "D"(a), "S"(b), "d"(c)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+
+static int command_main(void *arg) {
+    const plan *p = arg;
+    report rep = {STEP_NOFILE, 0, 0};
+    long r = raw_syscall(SYS_setrlimit, RLIMIT_NOFILE, (long)&p->limits[WR_RUN_NOFILE], 0);
+    if (r == 0) {
+        rep.step = STEP_EXEC;
+        r = raw_syscall(SYS_execve, (long)p->path, (long)p->argv, (long)p->envp);
+    }
+    rep.errnum = (int)-r;
+    raw_syscall(SYS_write, p->err_fd, (long)&rep, sizeof rep);
+    raw_syscall(SYS_exit_group, INIT_EXIT_SETUP, 0, 0);
+    return INIT_EXIT_SETUP; /* not reached */
+}
+
+/* n in decimal, into buf (at least 12 bytes): no snprintf in the child. */
+static void decimal(char *buf, long n) {
+    char tmp[24];
+    size_t len = 0;
+    do
+        tmp[len++] = (char)('0' + n % 10);
+    while ((n /= 10) > 0);
+    for (size_t i = 0; i < len; i++)
+        buf[i] = tmp[len - 1 - i];
+    buf[len] = '\0';
 }
 
 _Noreturn void wr_spawn_exec_init(const plan *p, int listener) {
+    /* The command first, as this process's child: pid 2 of the run's pid
+     * namespace once this process is the init. Its exec and the init's run
+     * at once, on two CPUs, where the init used to start it only after its
+     * own exec. Its fds are a copy of these: the error pipe and the rest
+     * close at its exec, before the moves below. */
+    pid_t cmd = clone(command_main, (char *)p->command_stack + p->command_stack_size,
+                      CLONE_VM | SIGCHLD, (void *)p);
+    if (cmd < 0) wr_spawn_fail(p, STEP_COMMAND, errno, 0);
+
     /* Each fd goes first above the init's numbers, so that one landing on
      * another's number cannot clobber it; dup3 then places it without
      * close-on-exec. A failure is still reported on the original pipe. */
@@ -103,7 +139,10 @@ _Noreturn void wr_spawn_exec_init(const plan *p, int listener) {
             wr_spawn_fail(p, STEP_SECCOMP, EPIPE, 0);
     }
     wr_spawn_limit_files(p);
+    char pid_arg[24];
+    decimal(pid_arg, cmd);
     char *argv[] = {(char *)INIT_NAME, NULL};
-    syscall(SYS_execveat, p->init_fd, "", argv, p->init_envp, AT_EMPTY_PATH);
+    char *envp[] = {(char *)INIT_MARK, pid_arg, NULL};
+    syscall(SYS_execveat, p->init_fd, "", argv, envp, AT_EMPTY_PATH);
     wr_spawn_fail(p, STEP_INIT, errno, 0);
 }

@@ -65,6 +65,15 @@ for level in container strong; do
   exits "$level: a command that ends at once still gives its exit code" 1 \
     run --level $level init-a -- /bin/false
 
+  # The command is started beside the init, before the init's own exec: it
+  # may be gone before the init waits for it, and must be reaped all the
+  # same (a lost SIGCHLD would leave the run waiting for ever).
+  n=0
+  for _ in $(seq 40); do
+    timeout 20 "$WARREN" run --level $level init-a -- /bin/true && n=$((n + 1))
+  done
+  is "$level: 40 runs of a command that ends at once all end, with 0" "$n" 40
+
   exits "$level: the command's exit code is the run's, orphans and all" 7 \
     run --level $level init-a -- /bin/sh -c '(sleep 0.1 &); sleep 0.3; exit 7'
   exits "$level: a command killed by signal 9 gives 128+9" 137 \
