@@ -87,14 +87,9 @@ static long raw_syscall(long n, long a, long b, long c) {
 
 static int command_main(void *arg) {
     const plan *p = arg;
-    report rep = {STEP_NOFILE, 0, 0};
-    long r = raw_syscall(SYS_setrlimit, RLIMIT_NOFILE, (long)&p->limits[WR_RUN_NOFILE], 0);
-    if (r == 0) {
-        rep.step = STEP_EXEC;
-        r = raw_syscall(SYS_execve, (long)p->path, (long)p->argv, (long)p->envp);
-    }
-    rep.errnum = (int)-r;
-    raw_syscall(SYS_write, p->err_fd, (long)&rep, sizeof rep);
+    long r = raw_syscall(SYS_execve, (long)p->path, (long)p->argv, (long)p->envp);
+    report rep = {STEP_EXEC, (int)-r, 0};
+    raw_syscall(SYS_write, INIT_FD_ERR, (long)&rep, sizeof rep);
     raw_syscall(SYS_exit_group, INIT_EXIT_SETUP, 0, 0);
     return INIT_EXIT_SETUP; /* not reached */
 }
@@ -111,38 +106,56 @@ static void decimal(char *buf, long n) {
     buf[len] = '\0';
 }
 
-_Noreturn void wr_spawn_exec_init(const plan *p, int listener) {
-    /* The command first, as this process's child: pid 2 of the run's pid
-     * namespace once this process is the init. Its exec and the init's run
-     * at once, on two CPUs, where the init used to start it only after its
-     * own exec. Its fds are a copy of these: the error pipe and the rest
-     * close at its exec, before the moves below. */
-    pid_t cmd = clone(command_main, (char *)p->command_stack + p->command_stack_size,
-                      CLONE_VM | SIGCHLD, (void *)p);
-    if (cmd < 0) wr_spawn_fail(p, STEP_COMMAND, errno, 0);
+/* A failure once the error pipe is at INIT_FD_ERR (p->err_fd is closed). */
+static _Noreturn void fail(step s, int errnum) {
+    report r = {s, errnum, 0};
+    ssize_t n = write(INIT_FD_ERR, &r, sizeof r);
+    (void)n;
+    _exit(WR_EXIT_SETUP);
+}
 
-    /* Each fd goes first above the init's numbers, so that one landing on
-     * another's number cannot clobber it; dup3 then places it without
-     * close-on-exec. A failure is still reported on the original pipe. */
-    int high[3] = {-1, -1, -1}, from[3] = {p->err_fd, p->status_fd, listener};
-    for (int i = 0; i < 3; i++)
-        if (from[i] >= 0 && (high[i] = fcntl(from[i], F_DUPFD_CLOEXEC, INIT_FD_LISTENER + 1)) < 0)
+_Noreturn void wr_spawn_exec_init(const plan *p, int listener) {
+    /* The init's fds in place, still close-on-exec, and the init program
+     * beside them; every other fd is closed now rather than at the execs,
+     * so that the command's clone below copies only these. Each goes first
+     * above the final numbers, so that one landing on another's number
+     * cannot clobber it. A failure is reported on the original pipe until
+     * the error pipe is at its place. */
+    enum { INIT_PROGRAM_FD = INIT_FD_LISTENER + 1 };
+    int high[4] = {-1, -1, -1, -1}, from[4] = {p->err_fd, p->status_fd, listener, p->init_fd};
+    for (int i = 0; i < 4; i++)
+        if (from[i] >= 0 && (high[i] = fcntl(from[i], F_DUPFD_CLOEXEC, INIT_PROGRAM_FD + 1)) < 0)
             wr_spawn_fail(p, STEP_INIT, errno, 0);
-    for (int i = 0; i < 3; i++)
-        if (high[i] >= 0 && dup3(high[i], INIT_FD_ERR + i, 0) != INIT_FD_ERR + i)
+    for (int i = 0; i < 4; i++)
+        if (high[i] >= 0 && dup3(high[i], INIT_FD_ERR + i, O_CLOEXEC) != INIT_FD_ERR + i)
             wr_spawn_fail(p, STEP_INIT, errno, 0);
+    if (syscall(SYS_close_range, INIT_PROGRAM_FD + 1, ~0U, 0) < 0) fail(STEP_INIT, errno);
     /* The listener's number, once it is where the init keeps it: the parent
      * takes its copy with pidfd_getfd, before or after the exec. */
     if (listener >= 0) {
         report hand = {REPORT_LISTENER, 0, INIT_FD_LISTENER};
-        if (write(p->err_fd, &hand, sizeof hand) != (ssize_t)sizeof hand)
-            wr_spawn_fail(p, STEP_SECCOMP, EPIPE, 0);
+        if (write(INIT_FD_ERR, &hand, sizeof hand) != (ssize_t)sizeof hand)
+            fail(STEP_SECCOMP, EPIPE);
     }
-    wr_spawn_limit_files(p);
+    /* The run's open-files limit, for the init and the command alike. */
+    if (setrlimit(RLIMIT_NOFILE, &p->limits[WR_RUN_NOFILE]) < 0) fail(STEP_NOFILE, errno);
+
+    /* The command, as this process's child: pid 2 of the run's pid
+     * namespace once this process is the init. Its exec and the init's go on
+     * at once, on two CPUs, where the init used to start it only after its
+     * own exec. Its copies of the init's fds close at its exec. */
+    pid_t cmd = clone(command_main, (char *)p->command_stack + p->command_stack_size,
+                      CLONE_VM | SIGCHLD, (void *)p);
+    if (cmd < 0) fail(STEP_COMMAND, errno);
+
+    /* The init keeps its three fds across its exec. */
+    for (int fd = INIT_FD_ERR; fd <= INIT_FD_LISTENER; fd++)
+        if (fd != INIT_FD_LISTENER || listener >= 0)
+            if (fcntl(fd, F_SETFD, 0) < 0) fail(STEP_INIT, errno);
     char pid_arg[24];
     decimal(pid_arg, cmd);
     char *argv[] = {(char *)INIT_NAME, NULL};
     char *envp[] = {(char *)INIT_MARK, pid_arg, NULL};
-    syscall(SYS_execveat, p->init_fd, "", argv, envp, AT_EMPTY_PATH);
-    wr_spawn_fail(p, STEP_INIT, errno, 0);
+    syscall(SYS_execveat, INIT_PROGRAM_FD, "", argv, envp, AT_EMPTY_PATH);
+    fail(STEP_INIT, errno);
 }
