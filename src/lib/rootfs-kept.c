@@ -272,12 +272,16 @@ int wr_rootfs_enter_template(const wr_rootfs *r, int *ret_step, mode_t saved_uma
             errno != ENOENT)
             return wr_rootfs_enter_fail(ret_step, WR_ROOTFS_PROC_MASK, saved_umask);
     }
+    /* Kernel settings, read-only. A bind and a remount: nothing of the run
+     * exists yet to see the bind writable in between. */
     for (size_t i = 0; i < ELEMENTSOF(proc_readonly); i++) {
         snprintf(p, sizeof p, "/proc/%s", proc_readonly[i]);
-        op o = {.kind = OP_BIND, .path = p, .src = p, .attr = RO_ATTRS | MOUNT_ATTR_NOEXEC,
-                .recursive = true};
-        errno = 0;
-        if (wr_rootfs_run_op(-1, &o) < 0 && errno != ENOENT)
+        if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0) {
+            if (errno == ENOENT) continue;
+            return wr_rootfs_enter_fail(ret_step, WR_ROOTFS_PROC_MASK, saved_umask);
+        }
+        if (mount(NULL, p, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                  NULL) < 0)
             return wr_rootfs_enter_fail(ret_step, WR_ROOTFS_PROC_MASK, saved_umask);
     }
     return wr_rootfs_enter_cwd(r, ret_step, saved_umask);

@@ -55,6 +55,21 @@ for level in container strong; do
   is "$level: no /sys" "$(check stat /sys)" ENOENT
   like "$level: /proc/sys cannot be written" "$(check write /proc/sys/kernel/hostname)" '^(EROFS|EACCES)$'
   like "$level: /proc/kcore masked or absent" "$(check read /proc/kcore)" '^(ok|ENOENT)$'
+  # The masks of /proc: host timers and keys read as empty, the hardware
+  # directories are empty and read-only, the kernel settings read-only.
+  run_warren run --level $level alice --shell \
+    'wc -c < /proc/timer_list; wc -c < /proc/keys; ls -A /proc/acpi 2>&1 | wc -l; touch /proc/acpi/x 2>&1; grep -E " /proc/(sys|irq|bus|fs|acpi) " /proc/self/mountinfo | cut -d" " -f5,6 | sort'
+  want=$(printf '0\n0\n')
+  if [ -d /proc/acpi ]; then
+    want=$(printf '%s\n0\ntouch: cannot touch %s: Read-only file system\n' "$want" "'/proc/acpi/x'")
+  else
+    want=$(printf '%s\n1\ntouch: cannot touch %s: No such file or directory\n' "$want" "'/proc/acpi/x'")
+  fi
+  for d in acpi bus fs irq sys; do
+    [ -e /proc/$d ] && want=$(printf '%s\n/proc/%s ro,nosuid,nodev,noexec,relatime' "$want" "$d")
+  done
+  is "$level: /proc's masks: timer_list and keys empty, acpi empty and read-only, the settings read-only" \
+    "$out" "$want"
   is "$level: the host's /home and /work are not there" "$(check stat /home) $(check stat /work)" "ENOENT ENOENT"
   run_warren run --level $level alice -- cat /etc/passwd
   is "$level: /etc/passwd shows root and the tenant only" "$(echo "$out" | cut -d: -f1 | tr '\n' ' ')" "root $name "
