@@ -70,8 +70,8 @@ typedef struct plan {
     size_t command_stack_size;
 } plan;
 
-/* The child: runs the steps and execs the command (or, contained, becomes
- * the init that starts it). Never returns. */
+/* The child: runs the steps and execs the command (or, contained, starts
+ * the command and becomes its init). Never returns. */
 _Noreturn void wr_spawn_child(const plan *p);
 
 /* Reports the failed step on the error pipe and exits with WR_EXIT_SETUP. */
