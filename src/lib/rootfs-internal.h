@@ -72,6 +72,7 @@ struct wr_rootfs {
     int template_fd;      /* the tenant's kept root (a mount namespace), or -1 */
     int template_lock;    /* held while one is built, or -1 */
     bool home_under_tmp;  /* the home lies below /tmp: moved onto each run's own */
+    unsigned proc_null_absent; /* bit i: this kernel has no proc_null[i] (rootfs-kept.c) */
     char *home_dir;
     char tmpfs_opts[96];  /* each run's /tmp and /dev/shm */
     char pts_opts[80];    /* each run's devpts */

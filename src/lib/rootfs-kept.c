@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -79,6 +80,36 @@ static int template_open(const char *path) {
     return fd;
 }
 
+#ifndef PROC_SUPER_MAGIC
+#define PROC_SUPER_MAGIC 0x9fa0
+#endif
+
+/* Which proc_null entries this kernel lacks, so that each run does not try
+ * to mask them in its new proc only to be told ENOENT. The kernel makes them
+ * while it boots (timer_stats and sched_debug it no longer makes at all),
+ * so a run's proc has exactly those of the host's: looked up once per
+ * process, and believed only from a proc that shows the kernel's own
+ * entries (one mounted with subset=pid shows none; then every mask is
+ * tried, as before). The hardware directories (proc_empty) come and go
+ * with modules: always tried. */
+_Static_assert(ELEMENTSOF(proc_null) <= 32, "proc_null_absent has a bit per entry");
+static unsigned proc_null_absent;
+
+static void find_proc_null_absent(void) {
+    struct statfs sf;
+    struct stat st;
+    if (statfs("/proc", &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC ||
+        stat("/proc/version", &st) < 0)
+        return;
+    unsigned absent = 0;
+    for (size_t i = 0; i < ELEMENTSOF(proc_null); i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%s", proc_null[i]);
+        if (lstat(path, &st) < 0 && errno == ENOENT) absent |= 1u << i;
+    }
+    proc_null_absent = absent;
+}
+
 /* The tenant's kept root if it matches (p->template_fd), else the lock on
  * the directory taken, to build one. Either way, what each run mounts. */
 int wr_rootfs_template_lookup(const wr_rootfs_spec *spec, wr_rootfs *p, uint64_t *ret_key,
@@ -95,6 +126,9 @@ int wr_rootfs_template_lookup(const wr_rootfs_spec *spec, wr_rootfs *p, uint64_t
     snprintf(p->pts_opts, sizeof p->pts_opts, "newinstance,ptmxmode=0666,mode=0620,gid=%u",
              (unsigned)gid);
     p->home_under_tmp = wr_rootfs_path_under(spec->home_dir, "/tmp");
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, find_proc_null_absent);
+    p->proc_null_absent = proc_null_absent;
     if (!(p->home_dir = strdup(spec->home_dir))) return wr_sys(e, ENOMEM, "rootfs: plan");
 
     char path[PATH_MAX];
@@ -261,6 +295,7 @@ int wr_rootfs_enter_template(const wr_rootfs *r, int *ret_step, mode_t saved_uma
         return wr_rootfs_enter_fail(ret_step, WR_ROOTFS_PROC, saved_umask);
     char p[64];
     for (size_t i = 0; i < ELEMENTSOF(proc_null); i++) {
+        if (r->proc_null_absent & (1u << i)) continue;
         snprintf(p, sizeof p, "/proc/%s", proc_null[i]);
         if (mount("/dev/null", p, NULL, MS_BIND, NULL) < 0 && errno != ENOENT)
             return wr_rootfs_enter_fail(ret_step, WR_ROOTFS_PROC_MASK, saved_umask);

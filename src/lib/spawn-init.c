@@ -85,9 +85,29 @@ static long raw_syscall(long n, long a, long b, long c) {
     return ret;
 }
 
+/* What the command's clone is given, at the top of its own stack (the child's
+ * frames are gone once it has exec'ed). */
+typedef struct command_start {
+    const plan *p;
+    int gate[2]; /* read, write: a pipe the child's exec closes */
+} command_start;
+_Static_assert(sizeof(command_start) % 16 == 0, "the stack's top stays 16-byte aligned");
+
 static int command_main(void *arg) {
-    const plan *p = arg;
-    long r = raw_syscall(SYS_execve, (long)p->path, (long)p->argv, (long)p->envp);
+    const command_start *c = arg;
+    const plan *p = c->p;
+    /* Until the child's exec, pid 1 is an image of the calling warren: its
+     * /proc/1/cmdline, which anyone may read, would be warren's. The exec
+     * closes the gate's write end after pid 1 has its new memory; the rest
+     * of the init's exec goes on beside this one. */
+    raw_syscall(SYS_close, c->gate[1], 0, 0);
+    char byte;
+    long r;
+    do
+        r = raw_syscall(SYS_read, c->gate[0], (long)&byte, 1);
+    while (r == -EINTR);
+    if (r == 0) r = raw_syscall(SYS_execve, (long)p->path, (long)p->argv, (long)p->envp);
+    else if (r > 0) r = -EPROTO;
     report rep = {STEP_EXEC, (int)-r, 0};
     raw_syscall(SYS_write, INIT_FD_ERR, (long)&rep, sizeof rep);
     raw_syscall(SYS_exit_group, INIT_EXIT_SETUP, 0, 0);
@@ -141,11 +161,15 @@ _Noreturn void wr_spawn_exec_init(const plan *p, int listener) {
     if (setrlimit(RLIMIT_NOFILE, &p->limits[WR_RUN_NOFILE]) < 0) fail(STEP_NOFILE, errno);
 
     /* The command, as this process's child: pid 2 of the run's pid
-     * namespace once this process is the init. Its exec and the init's go on
-     * at once, on two CPUs, where the init used to start it only after its
-     * own exec. Its copies of the init's fds close at its exec. */
-    pid_t cmd = clone(command_main, (char *)p->command_stack + p->command_stack_size,
-                      CLONE_VM | SIGCHLD, (void *)p);
+     * namespace once this process is the init. Its exec and most of the
+     * init's go on at once, on two CPUs, where the init used to start it
+     * only after its own exec. Its copies of the init's fds close at its
+     * exec. */
+    command_start *start =
+        (command_start *)((char *)p->command_stack + p->command_stack_size) - 1;
+    start->p = p;
+    if (pipe2(start->gate, O_CLOEXEC) < 0) fail(STEP_COMMAND, errno);
+    pid_t cmd = clone(command_main, start, CLONE_VM | SIGCHLD, start);
     if (cmd < 0) fail(STEP_COMMAND, errno);
 
     /* The init keeps its three fds across its exec. */

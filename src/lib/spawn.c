@@ -40,8 +40,10 @@
  * orphans, forwards termination signals, and reports the command's own wait
  * status on a status pipe, so the run ends with the command's status. The
  * child starts the command first, as its own child (pid 2): a clone sharing
- * its memory, on a stack of its own in wr_run_start's frame, that only execs;
- * the two execs then go on at once on two CPUs. The error pipe reaches EOF
+ * its memory, on a stack of its own in wr_run_start's frame, that only execs,
+ * once the child's own exec has given pid 1 its new memory (until then
+ * /proc/1/cmdline, which anyone may read, is the calling warren's). The rest
+ * of the two execs goes on at once on two CPUs. The error pipe reaches EOF
  * when both have happened.
  *
  * Without root (userns.c), a contained run is cloned into a user namespace

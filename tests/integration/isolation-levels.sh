@@ -70,6 +70,12 @@ for level in container strong; do
   done
   is "$level: /proc's masks: timer_list and keys empty, acpi empty and read-only, the settings read-only" \
     "$out" "$want"
+  # Whichever of the masked files this kernel has, each is /dev/null in the run.
+  run_warren run --level $level alice --shell \
+    'for n in kcore keys timer_list timer_stats sched_debug latency_stats sysrq-trigger; do [ -e /proc/$n ] && echo "$n $(stat -c %F:%t:%T /proc/$n)"; done; :'
+  want=$(for n in kcore keys timer_list timer_stats sched_debug latency_stats sysrq-trigger; do
+    [ -e /proc/$n ] && echo "$n character special file:1:3"; done; :)
+  is "$level: every masked /proc file the kernel has is /dev/null" "$out" "$want"
   is "$level: the host's /home and /work are not there" "$(check stat /home) $(check stat /work)" "ENOENT ENOENT"
   run_warren run --level $level alice -- cat /etc/passwd
   is "$level: /etc/passwd shows root and the tenant only" "$(echo "$out" | cut -d: -f1 | tr '\n' ' ')" "root $name "
