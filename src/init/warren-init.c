@@ -3,8 +3,8 @@
  * A command that is not written to be an init (a shell, python) would, as
  * pid 1, leave its orphans as zombies and ignore every signal it has no
  * handler for, SIGTERM included. So a run's child, once set up (namespaces,
- * root, ids, capabilities, Landlock, seccomp: spawn-child.c), starts the
- * command as its own child, pid 2, and execs this program, which stays:
+ * root, ids, capabilities, Landlock, seccomp: spawn-child.c), execs this
+ * program, which starts the command as pid 2 and stays:
  *   - it forwards the termination signals sent to it (by wr_run_signal, or by
  *     the command's own processes) to the command; signals the kernel sends
  *     to the terminal's process group (^C) already reach the command, so
@@ -24,10 +24,10 @@
  *
  * It is built without a C library: no start-up code to run before main (a
  * static glibc spends about 0.3 ms there), nothing linked that the init does
- * not call. The command is not its to start: it is already running (its own
- * exec going on at the same time as this one) when the init starts, and the
- * init learns its pid from its environment. The system calls are the x86-64
- * ones; spawn-protocol.h has the interface. */
+ * not call. It starts the command as spawn.c starts it: vfork's contract, so
+ * not even the init's few pages are copied for the command only to drop them
+ * at its exec. The system calls are the x86-64 ones; spawn-protocol.h has the
+ * interface. */
 #include <asm/unistd.h>
 #include <linux/errno.h>
 #include <linux/prctl.h>
@@ -70,16 +70,52 @@ typedef uint64_t ksigset;
 
 static const int forwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
 
-/* The command's pid, from the environment {INIT_MARK, pid}; -1 if none. */
-static long command_pid(char **envp) {
+static void report_exec_failure(int errnum) {
+    report r = {STEP_EXEC, errnum, 0};
+    SYS(__NR_write, INIT_FD_ERR, &r, sizeof r, 0);
+}
+
+/* vfork: the child runs in the init's memory, on its stack, until its exec,
+ * while the init waits. Like spawn.c's clone stub, this one keeps its return
+ * address in a register across the system call: the child's calls below
+ * write frames where the waiting init's return address was. */
+long vfork_stub(void) __attribute__((returns_twice));
+__asm__(".text\n"
+        ".type vfork_stub, @function\n"
+        "vfork_stub:\n"
+        "    popq %rdx\n" /* the return address: rdx survives syscall */
+        "    movl $58, %eax\n" /* __NR_vfork */
+        "    syscall\n"
+        "    pushq %rdx\n"
+        "    ret\n"
+        ".size vfork_stub, .-vfork_stub\n");
+_Static_assert(__NR_vfork == 58, "vfork's number on x86-64");
+
+/* Starts the command as pid 2: its pid, or -errno. The child never returns
+ * from here; it writes nothing of the init's but its own new frames. */
+static __attribute__((noinline)) long start_command(char *path, char **argv, char **env) {
+    long cmd = vfork_stub();
+    if (cmd == 0) {
+        ksigset none = 0;
+        SYS(__NR_rt_sigprocmask, SIG_SETMASK, &none, 0, sizeof none);
+        long r = SYS(__NR_execve, path, argv, env, 0);
+        report_exec_failure((int)-r);
+        exit_group(INIT_EXIT_SETUP);
+    }
+    return cmd;
+}
+
+/* The environment the init was given: the command's, INIT_MARK, the path,
+ * the command's argv. Splits it in place (the init's own stack). */
+static int split(char **envp, char ***ret_env, char **ret_path, char ***ret_argv) {
     for (char **p = envp; *p; p++) {
-        if ((*p)[0] != INIT_MARK[0] || (*p)[1] != '\0' || !p[1]) continue;
-        long pid = 0;
-        for (const char *c = p[1]; *c; c++) {
-            if (*c < '0' || *c > '9' || pid > 0x3fffffff / 10) return -1;
-            pid = pid * 10 + (*c - '0');
-        }
-        return pid > 1 ? pid : -1;
+        if ((*p)[0] != INIT_MARK[0] || (*p)[1] != '\0') continue;
+        *p = NULL;
+        if (!p[1] || !p[2]) return -1;
+        *ret_env = envp;
+        *ret_path = p[1];
+        *ret_argv = p + 2;
+        return 0;
     }
     return -1;
 }
@@ -91,30 +127,48 @@ static _Noreturn void init_main(char **envp) {
     /* The exec named it after its fd; /proc/1/comm says what it is. */
     SYS(__NR_prctl, PR_SET_NAME, INIT_NAME, 0, 0);
 
-    long cmd = command_pid(envp);
-    if (cmd < 0) {
+    char **env, *path, **argv;
+    if (split(envp, &env, &path, &argv) < 0) {
         report r = {STEP_INIT, EINVAL, 0};
         SYS(__NR_write, INIT_FD_ERR, &r, sizeof r, 0);
         exit_group(INIT_EXIT_SETUP);
     }
 
-    /* Blocked before the loop, so that none is lost from then on. A SIGCHLD
-     * from before was not queued (the command may have ended already): the
-     * loop reaps before it first waits. */
+    /* Blocked before the command exists, so none is lost before the loop;
+     * blocked signals are queued for pid 1 even from outside its namespace. */
     ksigset set = SIGBIT(SIGCHLD);
     for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)
         set |= SIGBIT(forwarded[i]);
     SYS(__NR_rt_sigprocmask, SIG_BLOCK, &set, 0, sizeof set);
 
-    /* Nothing more to report: the parent reads EOF once the command has
-     * exec'ed as well. The init keeps none of the run's stdio, so a reader
-     * of the run's output sees its end when the command's processes close
-     * theirs. */
+    /* The command gets none of the init's own fds; the init keeps the
+     * listener (if any) for the parent to take. */
+    for (int fd = INIT_FD_ERR; fd <= INIT_FD_LISTENER; fd++)
+        SYS(__NR_fcntl, fd, 2 /* F_SETFD */, 1 /* FD_CLOEXEC */, 0);
+
+    long cmd = start_command(path, argv, env);
+    if (cmd < 0) {
+        report r = {STEP_INIT, (int)-cmd, 0};
+        SYS(__NR_write, INIT_FD_ERR, &r, sizeof r, 0);
+        exit_group(INIT_EXIT_SETUP);
+    }
+    /* The command has its own copy of the error pipe, closed by its exec:
+     * the parent reads EOF then. The init keeps none of the run's stdio, so
+     * a reader of the run's output sees its end when the command's
+     * processes close theirs. */
     SYS(__NR_close, INIT_FD_ERR, 0, 0, 0);
     for (int fd = 0; fd < 3; fd++)
         SYS(__NR_close, fd, 0, 0, 0);
 
     for (;;) {
+        /* siginfo_t: si_signo, si_errno, si_code, then the rest. */
+        int info[32];
+        long sig = SYS(__NR_rt_sigtimedwait, &set, info, 0, sizeof set);
+        if (sig < 0) continue;
+        if (sig != SIGCHLD) {
+            if (info[2] <= 0) SYS(__NR_kill, cmd, sig, 0, 0); /* SI_USER, SI_QUEUE, SI_TKILL: sent */
+            continue;
+        }
         int status;
         long done;
         while ((done = SYS(__NR_wait4, -1, &status, WNOHANG, 0)) > 0) {
@@ -123,11 +177,6 @@ static _Noreturn void init_main(char **envp) {
             int code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f);
             exit_group(code);
         }
-        /* siginfo_t: si_signo, si_errno, si_code, then the rest. */
-        int info[32];
-        long sig = SYS(__NR_rt_sigtimedwait, &set, info, 0, sizeof set);
-        if (sig > 0 && sig != SIGCHLD && info[2] <= 0)
-            SYS(__NR_kill, cmd, sig, 0, 0); /* SI_USER, SI_QUEUE, SI_TKILL: sent */
     }
 }
 

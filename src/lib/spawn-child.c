@@ -44,7 +44,6 @@ static const char *const step_names[STEP_MAX] = {
     [STEP_UID] = "set uid",
     [STEP_PARENT_DEATH_2] = "parent-death signal after uid change",
     [STEP_NO_NEW_PRIVS] = "no_new_privs",
-    [STEP_COMMAND] = "start the command beside the init",
     [STEP_INIT] = "start the init (pid 1)",
     [STEP_EXEC] = "exec",
 };

@@ -63,15 +63,12 @@ typedef struct plan {
     /* The caller's CPUs (wr_run_spec), else the supervisor's own when it
      * keeps off some, else NULL: the child keeps what it inherited. */
     const cpu_set_t *cpus;
-    int init_fd; /* contained: the init program (spawn-init.c) */
-    /* Contained: the stack the command's clone runs on until its exec, in
-     * the parent's frame (wr_run_start), which outlives that exec. */
-    void *command_stack;
-    size_t command_stack_size;
+    int init_fd;       /* contained: the init program (spawn-init.c) */
+    char **init_envp;  /* contained: the init's environment (spawn-protocol.h) */
 } plan;
 
-/* The child: runs the steps and execs the command (or, contained, starts
- * the command and becomes its init). Never returns. */
+/* The child: runs the steps and execs the command (or, contained, becomes
+ * the init that starts it). Never returns. */
 _Noreturn void wr_spawn_child(const plan *p);
 
 /* Reports the failed step on the error pipe and exits with WR_EXIT_SETUP. */
@@ -94,9 +91,11 @@ void wr_spawn_limit_files(const plan *p);
 /* The parent: an fd (close-on-exec) on the init program, a sealed memfd
  * made once per process. */
 int wr_spawn_init_fd(wr_err *e);
-/* The child, last: starts the command (a clone that execs it at once),
- * moves the error and status pipes (and the seccomp listener, or -1) to the
- * init's fds and execs the init. Never returns. */
+/* The parent: the init's environment for a command (spawn-protocol.h), a
+ * new array of the given strings. */
+char **wr_spawn_init_env(char **envp, const char *path, char **argv);
+/* The child, last: moves the error and status pipes (and the seccomp
+ * listener, or -1) to the init's fds and execs the init. Never returns. */
 _Noreturn void wr_spawn_exec_init(const plan *p, int listener);
 
 #endif

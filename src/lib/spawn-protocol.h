@@ -33,9 +33,8 @@ typedef enum step {
     STEP_LANDLOCK,       /* strong: the filesystem it may touch */
     STEP_SECCOMP,        /* strong: the system-call filter */
     STEP_NOFILE,         /* the open-files limit, once the child's own fds are in place */
-    STEP_COMMAND,        /* contained: the command's clone, beside the init-to-be */
-    STEP_INIT,           /* contained: exec the init (pid 1) */
-    STEP_EXEC,           /* the command's execve (by the child, or by its clone) */
+    STEP_INIT,           /* contained: exec the init (pid 1), which starts the command */
+    STEP_EXEC,           /* the command's execve (by the child, or by the init) */
     STEP_MAX,
 } step;
 
@@ -49,19 +48,18 @@ typedef struct report {
 
 #define REPORT_LISTENER (-1)
 
-/* The init's fds, as the child leaves them for it: the error pipe (for the
- * init's own failure to start; it closes it then, and the parent reads EOF
- * once the command has exec'ed too), the status pipe (the command's wait
- * status), and, at the strong level, the seccomp listener, which the init
- * keeps open until the parent has its own copy (spawn.c). */
+/* The init's fds, as the child leaves them for it: the error pipe (a failed
+ * exec of the command is reported there), the status pipe (the command's
+ * wait status), and, at the strong level, the seccomp listener, which the
+ * init keeps open until the parent has its own copy (spawn.c). */
 #define INIT_FD_ERR 3
 #define INIT_FD_STATUS 4
 #define INIT_FD_LISTENER 5
 
 /* The init's argv is {INIT_NAME, NULL}: /proc/1/cmdline shows that and
- * nothing of the run. Its environment is {INIT_MARK, the command's pid in
- * decimal}: the command is already running, as the init's child, when the
- * init starts. */
+ * nothing of the run. Its environment is the command's, then INIT_MARK, then
+ * the command's path and argv; no environment entry is INIT_MARK (each is
+ * KEY=VALUE). The init is not dumpable, so the run cannot read it there. */
 #define INIT_NAME "warren-init"
 #define INIT_MARK "\001"
 

@@ -36,15 +36,10 @@
  * the parent takes its own copy with pidfd_getfd.
  *
  * A contained child does not exec the command itself but warren-init
- * (spawn-init.c, src/init): pid 1 of the run's pid namespace, which reaps
- * orphans, forwards termination signals, and reports the command's own wait
- * status on a status pipe, so the run ends with the command's status. The
- * child starts the command first, as its own child (pid 2): a clone sharing
- * its memory, on a stack of its own in wr_run_start's frame, that only execs,
- * once the child's own exec has given pid 1 its new memory (until then
- * /proc/1/cmdline, which anyone may read, is the calling warren's). The rest
- * of the two execs goes on at once on two CPUs. The error pipe reaches EOF
- * when both have happened.
+ * (spawn-init.c, src/init): pid 1 of the run's pid namespace, which forks the
+ * command, reaps orphans, forwards termination signals, and reports the
+ * command's own wait status on a status pipe, so the run ends with the
+ * command's status. The error pipe reaches EOF when the command has exec'ed.
  *
  * Without root (userns.c), a contained run is cloned into a user namespace
  * and a network namespace of its own as well: its first step maps the
@@ -476,6 +471,7 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
     strv env = {0};
     _cleanup_free_ char *path = NULL;
     char **argv = NULL;
+    _cleanup_free_ char **init_envp = NULL;
     _cleanup_close_ int devnull = -1, err_r = -1, err_w = -1, cgfd = -1;
     _cleanup_close_ int netns = -1, ruleset = -1;
     _cleanup_close_ int status_r = -1, status_w = -1;
@@ -523,6 +519,10 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
         goto out;
     }
     argv = (char **)args; /* execve takes char *const *; nothing writes to them */
+    if (contained && !(init_envp = wr_spawn_init_env(env.v, path, argv))) {
+        r = wr_sys(e, ENOMEM, "run environment");
+        goto out;
+    }
 
     int stdio[3];
     for (int i = 0; i < 3; i++) {
@@ -567,10 +567,6 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
                                        e)) < 0)
         goto out;
 
-    /* The command's clone runs on this until its exec: the parent waits
-     * for that exec (the error pipe's EOF) before leaving this frame, and
-     * the child, borrowing this thread's stack below here, never reaches it. */
-    char command_stack[16384] __attribute__((aligned(16)));
     plan pl = {
         .uid = t.uid,
         .gid = t.gid,
@@ -593,8 +589,7 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
         .argv = argv,
         .envp = env.v,
         .init_fd = init_fd,
-        .command_stack = command_stack,
-        .command_stack_size = sizeof command_stack,
+        .init_envp = init_envp,
     };
     clamp_limits(pl.limits);
     /* The tenant's open-files quota replaces the default ceiling. */

@@ -19,7 +19,7 @@ static void test_every_step_is_named(void **state) {
         for (int j = 0; j < i; j++)
             assert_string_not_equal(n, wr_spawn_step_name(j));
     }
-    assert_string_equal(wr_spawn_step_name(STEP_COMMAND), "start the command beside the init");
+    assert_string_equal(wr_spawn_step_name(STEP_INIT), "start the init (pid 1)");
     assert_string_equal(wr_spawn_step_name(-1), "?");
     assert_string_equal(wr_spawn_step_name(STEP_MAX), "?");
 }
