@@ -308,10 +308,11 @@ int wr_rootfs_enter_template(const wr_rootfs *r, int *ret_step, mode_t saved_uma
             return wr_rootfs_enter_fail(ret_step, WR_ROOTFS_PROC_MASK, saved_umask);
     }
     /* Kernel settings, read-only. A bind and a remount: nothing of the run
-     * exists yet to see the bind writable in between. */
+     * exists yet to see the bind writable in between, and a proc just
+     * mounted has nothing mounted below these. */
     for (size_t i = 0; i < ELEMENTSOF(proc_readonly); i++) {
         snprintf(p, sizeof p, "/proc/%s", proc_readonly[i]);
-        if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0) {
+        if (mount(p, p, NULL, MS_BIND, NULL) < 0) {
             if (errno == ENOENT) continue;
             return wr_rootfs_enter_fail(ret_step, WR_ROOTFS_PROC_MASK, saved_umask);
         }

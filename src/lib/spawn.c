@@ -921,9 +921,7 @@ int wr_run_wait(wr_run *r, wr_run_result *ret, wr_err *e) {
      * contained run's init is still exiting; then the tree is ended. */
     int q = await_run(r, true, e);
     wr_run_record(r);
-    if (q == 0) q = wr_run_end(r, ret, e);
-    wr_run_record(r);
-    return q;
+    return q < 0 ? q : wr_run_end(r, ret, e);
 }
 
 int wr_run_signal(wr_run *r, int sig, wr_err *e) {
