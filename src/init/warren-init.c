@@ -2,9 +2,10 @@
  *
  * A command that is not written to be an init (a shell, python) would, as
  * pid 1, leave its orphans as zombies and ignore every signal it has no
- * handler for, SIGTERM included. So a run's child, once set up (namespaces,
- * root, ids, capabilities, Landlock, seccomp: spawn-child.c), execs this
- * program, which starts the command as pid 2 and stays:
+ * handler for, SIGTERM included. So a run's child, once it has started the
+ * command's own process (pid 2, which sets itself up and execs the command:
+ * spawn-command.c) and built the run's root, execs this program, which
+ * stays:
  *   - it forwards the termination signals sent to it (by wr_run_signal, or by
  *     the command's own processes) to the command; signals the kernel sends
  *     to the terminal's process group (^C) already reach the command, so
@@ -14,6 +15,7 @@
  *     status pipe (the run reports the command's exit code or signal, not
  *     the init's) and exits with the same code (128+N for signal N); the
  *     kernel then ends whatever is left in the namespace.
+ * It runs as the tenant, without capabilities, and not dumpable.
  *
  * Why a program of its own, exec'ed from a sealed memfd (spawn-init.c): the
  * child can then be cloned sharing warren's memory until this exec (vfork's
@@ -24,9 +26,7 @@
  *
  * It is built without a C library: no start-up code to run before main (a
  * static glibc spends about 0.3 ms there), nothing linked that the init does
- * not call. It starts the command as spawn.c starts it: vfork's contract, so
- * not even the init's few pages are copied for the command only to drop them
- * at its exec. The system calls are the x86-64 ones; spawn-protocol.h has the
+ * not call. The system calls are the x86-64 ones; spawn-protocol.h has the
  * interface. */
 #include <asm/unistd.h>
 #include <linux/errno.h>
@@ -70,92 +70,53 @@ typedef uint64_t ksigset;
 
 static const int forwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
 
-static void report_exec_failure(int errnum) {
-    report r = {STEP_EXEC, errnum, 0};
-    SYS(__NR_write, INIT_FD_ERR, &r, sizeof r, 0);
-}
-
-/* vfork: the child runs in the init's memory, on its stack, until its exec,
- * while the init waits. Like spawn.c's clone stub, this one keeps its return
- * address in a register across the system call: the child's calls below
- * write frames where the waiting init's return address was. */
-long vfork_stub(void) __attribute__((returns_twice));
-__asm__(".text\n"
-        ".type vfork_stub, @function\n"
-        "vfork_stub:\n"
-        "    popq %rdx\n" /* the return address: rdx survives syscall */
-        "    movl $58, %eax\n" /* __NR_vfork */
-        "    syscall\n"
-        "    pushq %rdx\n"
-        "    ret\n"
-        ".size vfork_stub, .-vfork_stub\n");
-_Static_assert(__NR_vfork == 58, "vfork's number on x86-64");
-
-/* Starts the command as pid 2: its pid, or -errno. The child never returns
- * from here; it writes nothing of the init's but its own new frames. */
-static __attribute__((noinline)) long start_command(char *path, char **argv, char **env) {
-    long cmd = vfork_stub();
-    if (cmd == 0) {
-        ksigset none = 0;
-        SYS(__NR_rt_sigprocmask, SIG_SETMASK, &none, 0, sizeof none);
-        long r = SYS(__NR_execve, path, argv, env, 0);
-        report_exec_failure((int)-r);
-        exit_group(INIT_EXIT_SETUP);
-    }
-    return cmd;
-}
-
-/* The environment the init was given: the command's, INIT_MARK, the path,
- * the command's argv. Splits it in place (the init's own stack). */
-static int split(char **envp, char ***ret_env, char **ret_path, char ***ret_argv) {
+/* The command's pid, from the one environment entry the child gives the
+ * init (spawn-protocol.h); -1 if there is none. */
+static long command_pid(char **envp) {
+    static const char name[] = INIT_ENV_COMMAND;
     for (char **p = envp; *p; p++) {
-        if ((*p)[0] != INIT_MARK[0] || (*p)[1] != '\0') continue;
-        *p = NULL;
-        if (!p[1] || !p[2]) return -1;
-        *ret_env = envp;
-        *ret_path = p[1];
-        *ret_argv = p + 2;
-        return 0;
+        const char *v = *p;
+        size_t i = 0;
+        while (i < sizeof name - 1 && v[i] == name[i])
+            i++;
+        if (i < sizeof name - 1) continue;
+        long pid = 0;
+        for (v += i; *v >= '0' && *v <= '9' && pid < (1L << 30); v++)
+            pid = pid * 10 + (*v - '0');
+        return *v == '\0' && pid > 1 ? pid : -1;
     }
     return -1;
 }
 
 static _Noreturn void init_main(char **envp) {
+    /* First: the command's process waits for this (spawn-command.c), so
+     * that nothing of the run ever sees pid 1 before it is this program. */
+    SYS(__NR_close, INIT_FD_GATE, 0, 0, 0);
     /* Set again, though the exec of a file the run cannot read already made
      * pid 1 not dumpable: nothing of it is for the run to read or trace. */
     SYS(__NR_prctl, PR_SET_DUMPABLE, 0, 0, 0);
     /* The exec named it after its fd; /proc/1/comm says what it is. */
     SYS(__NR_prctl, PR_SET_NAME, INIT_NAME, 0, 0);
 
-    char **env, *path, **argv;
-    if (split(envp, &env, &path, &argv) < 0) {
+    long cmd = command_pid(envp);
+    if (cmd < 0) {
         report r = {STEP_INIT, EINVAL, 0};
         SYS(__NR_write, INIT_FD_ERR, &r, sizeof r, 0);
         exit_group(INIT_EXIT_SETUP);
     }
 
-    /* Blocked before the command exists, so none is lost before the loop;
-     * blocked signals are queued for pid 1 even from outside its namespace. */
+    /* Exactly these blocked: the child came with every signal blocked, and
+     * any sent before now is still pending for the loop below (blocked
+     * signals are queued for pid 1 even from outside its namespace). */
     ksigset set = SIGBIT(SIGCHLD);
     for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)
         set |= SIGBIT(forwarded[i]);
-    SYS(__NR_rt_sigprocmask, SIG_BLOCK, &set, 0, sizeof set);
+    SYS(__NR_rt_sigprocmask, SIG_SETMASK, &set, 0, sizeof set);
 
-    /* The command gets none of the init's own fds; the init keeps the
-     * listener (if any) for the parent to take. */
-    for (int fd = INIT_FD_ERR; fd <= INIT_FD_LISTENER; fd++)
-        SYS(__NR_fcntl, fd, 2 /* F_SETFD */, 1 /* FD_CLOEXEC */, 0);
-
-    long cmd = start_command(path, argv, env);
-    if (cmd < 0) {
-        report r = {STEP_INIT, (int)-cmd, 0};
-        SYS(__NR_write, INIT_FD_ERR, &r, sizeof r, 0);
-        exit_group(INIT_EXIT_SETUP);
-    }
-    /* The command has its own copy of the error pipe, closed by its exec:
-     * the parent reads EOF then. The init keeps none of the run's stdio, so
-     * a reader of the run's output sees its end when the command's
-     * processes close theirs. */
+    /* The parent reads EOF on the error pipe once the command has exec'ed
+     * and this copy is closed. The init keeps none of the run's stdio, so a
+     * reader of the run's output sees its end when the command's processes
+     * close theirs. */
     SYS(__NR_close, INIT_FD_ERR, 0, 0, 0);
     for (int fd = 0; fd < 3; fd++)
         SYS(__NR_close, fd, 0, 0, 0);

@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "raw-syscall.h"
 #include "util.h"
 
 /* System calls (the same numbers on every architecture that has them). */
@@ -113,7 +114,12 @@ int wr_landlock_ruleset(int *ret_abi, wr_err *e) {
     struct wr_ll_ruleset_attr attr = {
         .handled_access_fs = fs_all(abi),
         .handled_access_net = 0,
-        .scoped = abi >= 6 ? WR_LL_SCOPE_ABSTRACT_UNIX_SOCKET | WR_LL_SCOPE_SIGNAL : 0,
+        /* Not WR_LL_SCOPE_SIGNAL: a contained run's init is not in the
+         * command's domain (spawn-command.c), and `kill 1` must reach it, to
+         * be forwarded; the run's pid namespace already leaves nothing else
+         * to signal but its own processes, and the uid nothing of other
+         * tenants'. */
+        .scoped = abi >= 6 ? WR_LL_SCOPE_ABSTRACT_UNIX_SOCKET : 0,
     };
     size_t size = abi >= 6   ? sizeof attr
                   : abi >= 4 ? offsetof(struct wr_ll_ruleset_attr, scoped)
@@ -145,17 +151,19 @@ int wr_landlock_allow(int ruleset, int fd, wr_landlock_access access, int abi) {
     }
     if (abi <= 0) return -EINVAL;
 
+    /* Raw calls: a contained run's command process adds its rules beside
+     * the child, whose errno is its own (raw-syscall.h). */
     struct stat st;
-    if (fstat(fd, &st) < 0) return -errno;
+    long r = RAW(SYS_fstat, fd, &st);
+    if (r < 0) return (int)r;
     if (!S_ISDIR(st.st_mode)) mask &= WR_LL_FS_FILE_BITS;
 
     struct wr_ll_path_beneath_attr rule = {.allowed_access = mask, .parent_fd = fd};
-    if (syscall(__NR_landlock_add_rule, ruleset, WR_LL_RULE_PATH_BENEATH, &rule, 0U) < 0)
-        return -errno;
-    return 0;
+    r = RAW(__NR_landlock_add_rule, ruleset, WR_LL_RULE_PATH_BENEATH, &rule, 0U);
+    return r < 0 ? (int)r : 0;
 }
 
 int wr_landlock_enforce(int ruleset) {
-    if (syscall(__NR_landlock_restrict_self, ruleset, 0U) < 0) return -errno;
-    return 0;
+    long r = RAW(__NR_landlock_restrict_self, ruleset, 0U);
+    return r < 0 ? (int)r : 0;
 }

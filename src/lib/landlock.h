@@ -9,9 +9,9 @@
  * Rules: read and execute everywhere below the read-only paths; read, write,
  * create and remove below the read-write paths (the home, /tmp, /dev/shm);
  * read and write of the device nodes listed; nothing else. From ABI 6, the
- * ruleset also scopes abstract unix sockets and signals to the run's own
- * Landlock domain, so a run can neither connect to another run's abstract
- * socket nor signal a process outside its domain.
+ * ruleset also scopes abstract unix sockets to the run's own Landlock
+ * domain, so a run cannot connect to another run's abstract socket. Signals
+ * are left unscoped (landlock.c says why).
  *
  * The ruleset is made in the parent (wr_landlock_ruleset: allocating is fine
  * there); the child adds the rules for paths that only exist inside its new

@@ -7,12 +7,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "rootfs-internal.h"
+#include "raw-syscall.h"
 #include "util.h"
 
 int wr_rootfs_run_op(int home_tree, const op *o) {
@@ -142,22 +144,46 @@ int wr_rootfs_build_root(const wr_rootfs *r, int home_tree, int *ret_step, mode_
     return 0;
 }
 
-/* 10. The working directory, looked up inside the new root without following
- * any link: below the home the names are the tenant's. */
-int wr_rootfs_enter_cwd(const wr_rootfs *r, int *ret_step, mode_t saved_umask) {
+/* The working directory, looked up inside the new root without following
+ * any link: below the home the names are the tenant's. 0 or -errno, errno
+ * left alone: wr_rootfs_join runs beside the child (raw-syscall.h). */
+static int chdir_inside(const wr_rootfs *r) {
     struct open_how how = {
         .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
         .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
     };
-    int fd = (int)syscall(SYS_openat2, AT_FDCWD, r->cwd, &how, sizeof how);
-    if (fd < 0) return wr_rootfs_enter_fail(ret_step, WR_ROOTFS_CWD, saved_umask);
-    int c = fchdir(fd);
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    if (c < 0) return wr_rootfs_enter_fail(ret_step, WR_ROOTFS_CWD, saved_umask);
+    long fd = RAW(SYS_openat2, AT_FDCWD, r->cwd, &how, sizeof how);
+    if (fd < 0) return (int)fd;
+    long c = RAW(SYS_fchdir, fd);
+    RAW(SYS_close, fd);
+    return (int)c;
+}
+
+/* 10. */
+int wr_rootfs_enter_cwd(const wr_rootfs *r, int *ret_step, mode_t saved_umask) {
+    int c = chdir_inside(r);
+    if (c < 0) {
+        errno = -c;
+        return wr_rootfs_enter_fail(ret_step, WR_ROOTFS_CWD, saved_umask);
+    }
     umask(saved_umask);
     return 0;
+}
+
+int wr_rootfs_join(const wr_rootfs *r, int *ret_step) {
+    /* Pid 1 of the caller's pid namespace is the child that built the root;
+     * setns on its pidfd joins its mount namespace only, and puts the root
+     * and the working directory at that namespace's "/". */
+    long pid1 = RAW(SYS_pidfd_open, 1, 0);
+    long j = pid1 < 0 ? pid1 : RAW(SYS_setns, pid1, CLONE_NEWNS);
+    if (pid1 >= 0) RAW(SYS_close, pid1);
+    if (j < 0) {
+        *ret_step = WR_ROOTFS_JOIN;
+        return (int)j;
+    }
+    int c = chdir_inside(r);
+    if (c < 0) *ret_step = WR_ROOTFS_CWD;
+    return c;
 }
 
 int wr_rootfs_enter(const wr_rootfs *r, int *ret_step) {

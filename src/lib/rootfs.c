@@ -66,6 +66,7 @@ static const char *const step_names[WR_ROOTFS_STEP_MAX] = {
     [WR_ROOTFS_READONLY] = "make the root read-only",
     [WR_ROOTFS_CWD] = "chdir to the working directory",
     [WR_ROOTFS_TEMPLATE] = "join a copy of the tenant's kept root",
+    [WR_ROOTFS_JOIN] = "join the run's root",
 };
 
 const char *wr_rootfs_step_name(int step) {

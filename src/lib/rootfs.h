@@ -79,6 +79,7 @@ typedef enum wr_rootfs_step {
     WR_ROOTFS_READONLY,  /* the new root read-only */
     WR_ROOTFS_CWD,       /* the working directory */
     WR_ROOTFS_TEMPLATE,  /* a copy of the tenant's kept root, as the run's namespace */
+    WR_ROOTFS_JOIN,      /* wr_rootfs_join: into pid 1's mount namespace */
     WR_ROOTFS_STEP_MAX,
 } wr_rootfs_step;
 
@@ -86,6 +87,12 @@ int wr_rootfs_plan(const wr_rootfs_spec *spec, wr_rootfs **ret, wr_err *e);
 void wr_rootfs_free(wr_rootfs *r);
 /* Child side, see above. Returns 0 or -errno with *ret_step set. */
 int wr_rootfs_enter(const wr_rootfs *r, int *ret_step);
+/* The command's process of a contained run (spawn-command.c), beside the
+ * child, once the child's wr_rootfs_enter has returned: joins the mount
+ * namespace of pid 1 (the child) and goes to the working directory as
+ * wr_rootfs_enter's step 10 does. System calls only. 0 or -errno with
+ * *ret_step set. */
+int wr_rootfs_join(const wr_rootfs *r, int *ret_step);
 /* Whether the child must be cloned with CLONE_NEWNS: not when the plan uses a
  * kept root, whose copy wr_rootfs_enter makes the child's namespace. */
 bool wr_rootfs_needs_new_mount_ns(const wr_rootfs *r);

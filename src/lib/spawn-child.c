@@ -3,6 +3,7 @@
  * call: the child allocates nothing and takes no lock, because the parent
  * may have threads whose locks were copied mid-hold. */
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -13,7 +14,6 @@
 #include <unistd.h>
 
 #include "caps.h"
-#include "landlock.h"
 #include "netns.h"
 #include "spawn-internal.h"
 #include "util.h"
@@ -27,7 +27,13 @@ static const char *const step_names[STEP_MAX] = {
     [STEP_NETNS] = "join network namespace",
     [STEP_ROOTFS] = "private root",
     [STEP_HOSTNAME] = "hostname",
+    [STEP_COMMAND] = "start the command's process",
+    [STEP_JOIN_ROOT] = "join the run's root",
+    [STEP_LISTENER] = "take the seccomp listener",
+    [STEP_GATE] = "wait for the init",
+    [STEP_PLACE] = "take back the run's CPUs",
     [STEP_BOUNDING] = "drop bounding set",
+    [STEP_CAPS] = "drop capabilities",
     [STEP_NO_CAPS] = "verify no capabilities",
     [STEP_LANDLOCK] = "landlock",
     [STEP_SECCOMP] = "seccomp filter",
@@ -71,41 +77,56 @@ _Noreturn void wr_spawn_fail(const plan *p, step s, int errnum, int detail) {
 static _Noreturn void child_fail(const plan *p, step s, int errnum) {
     wr_spawn_fail(p, s, errnum, 0);
 }
-/* Strong: the rules for what exists only inside the new root. Reading is
- * allowed from its "/" down, since everything under it is what rootfs.c put
- * there (read-only system, generated /etc, /proc, /dev); writing only below
- * /tmp, /dev/shm and the home (the parent's rule, on the home's inode); the
- * device nodes of /dev (the six of the minimal /dev, the run's own ptys) are
- * read and written, never made: /dev is read-only. */
-static int landlock_inside(const plan *p) {
-    static const struct {
-        const char *path;
-        wr_landlock_access access;
-    } inside[] = {{"/", WR_LANDLOCK_READ},
-                  {"/tmp", WR_LANDLOCK_WRITE},
-                  {"/dev/shm", WR_LANDLOCK_WRITE},
-                  {"/dev", WR_LANDLOCK_DEVICE}};
-    for (size_t i = 0; i < ELEMENTSOF(inside); i++) {
-        int fd = open(inside[i].path, O_PATH | O_CLOEXEC);
-        if (fd < 0) continue; /* not every root has every one */
-        int r = wr_landlock_allow(p->landlock, fd, inside[i].access, p->landlock_abi);
-        close(fd);
-        if (r < 0) return r;
-    }
-    return wr_landlock_enforce(p->landlock);
-}
-
-_Noreturn void wr_spawn_child(const plan *p) {
-    /* Signals: the daemon may ignore SIGPIPE or handle SIGCHLD; ignored
-     * dispositions survive exec, so every one goes back to the default before
-     * the mask blocked around clone is lifted. */
+/* Resets every signal disposition: the daemon may ignore SIGPIPE or handle
+ * SIGCHLD, and ignored dispositions survive exec. */
+static void default_dispositions(void) {
     struct sigaction dfl = {.sa_handler = SIG_DFL};
     for (int sig = 1; sig < _NSIG; sig++)
         if (sig != SIGKILL && sig != SIGSTOP)
             sigaction(sig, &dfl, NULL); /* EINVAL for RT ones glibc reserves */
-    sigset_t none;
-    sigemptyset(&none);
-    CHECK(p, STEP_SIGNALS, sigprocmask(SIG_SETMASK, &none, NULL) == 0);
+}
+
+/* Whether the process behind pidfd has ended. */
+static bool ended(int pidfd) {
+    struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
+    return poll(&pfd, 1, 0) == 1;
+}
+
+/* Strong, contained: waits for the command's process to load its filter
+ * (spawn-command.c, step 2; it is usually done before the root is) and
+ * takes a copy of its listener. If it failed instead, it has reported why:
+ * the child only goes. */
+static int take_listener(const plan *p, int command_pidfd) {
+    const wr_spawn_meet *m = p->meet;
+    for (unsigned i = 1;; i++) {
+        int state = atomic_load(&m->command_state);
+        if (state < 0) _exit(WR_EXIT_SETUP);
+        if (state > 0) break;
+        /* Ended without a word (killed): not to be waited for. */
+        if (i % 64 == 0 && ended(command_pidfd)) child_fail(p, STEP_LISTENER, ECHILD);
+        sched_yield();
+    }
+    int fd = (int)syscall(SYS_pidfd_getfd, command_pidfd, m->listener, 0);
+    if (fd < 0) child_fail(p, STEP_LISTENER, errno);
+    return fd;
+}
+
+_Noreturn void wr_spawn_child(const plan *p) {
+    bool contained = p->level >= WR_LEVEL_CONTAINER;
+
+    /* Signals. A contained child keeps every signal blocked into the init,
+     * which takes the ones it forwards with sigtimedwait; only SIGCHLD must
+     * not stay ignored there, or the command's exit would reap itself
+     * unseen. The command's process resets its own (spawn-command.c). */
+    if (contained) {
+        struct sigaction dfl = {.sa_handler = SIG_DFL};
+        CHECK(p, STEP_SIGNALS, sigaction(SIGCHLD, &dfl, NULL) == 0);
+    } else {
+        default_dispositions();
+        sigset_t none;
+        sigemptyset(&none);
+        CHECK(p, STEP_SIGNALS, sigprocmask(SIG_SETMASK, &none, NULL) == 0);
+    }
 
     /* cgroup v1 hook. clone3 put the child into its run's cgroup2 group
      * (tracking, kill, freeze); on a hybrid host the limits live in v1
@@ -131,7 +152,6 @@ _Noreturn void wr_spawn_child(const plan *p) {
      * have died before this line: then the death signal never comes. */
     CHECK(p, STEP_PARENT_DEATH, prctl(PR_SET_PDEATHSIG, SIGKILL) == 0);
     /* In a new pid namespace the parent is outside it and getppid() says 0. */
-    bool contained = p->level >= WR_LEVEL_CONTAINER;
     if (!contained && getppid() != p->parent) child_fail(p, STEP_PARENT_DEATH, ESRCH);
 
     /* Non-root: the user namespace's ids first; every later step acts as
@@ -141,17 +161,12 @@ _Noreturn void wr_spawn_child(const plan *p) {
         if (r < 0) child_fail(p, STEP_USERNS, -r);
     }
 
-    if (contained) {
-        /* Without root no namespace is kept for the tenant: the run's own. */
-        if (p->userns) {
-            int r = wr_netns_loopback_up();
-            if (r < 0) child_fail(p, STEP_NETNS, -r);
-        } else
-            CHECK(p, STEP_NETNS, setns(p->netns_fd, CLONE_NEWNET) == 0);
-        int part = 0, r = wr_rootfs_enter(p->rootfs, &part);
-        if (r < 0) wr_spawn_fail(p, STEP_ROOTFS, -r, part);
-        CHECK(p, STEP_HOSTNAME, sethostname(p->hostname, strlen(p->hostname)) == 0);
-    }
+    /* Without root no namespace is kept for the tenant: the run's own. */
+    if (contained && p->userns) {
+        int r = wr_netns_loopback_up();
+        if (r < 0) child_fail(p, STEP_NETNS, -r);
+    } else if (contained)
+        CHECK(p, STEP_NETNS, setns(p->netns_fd, CLONE_NEWNET) == 0);
 
     CHECK(p, STEP_SETSID, setsid() >= 0);
     if (p->tty) CHECK(p, STEP_TERMINAL, ioctl(p->stdio[0], TIOCSCTTY, 0) == 0);
@@ -167,8 +182,8 @@ _Noreturn void wr_spawn_child(const plan *p) {
     /* Everything else closes at exec; the error pipe stays usable until then. */
     CHECK(p, STEP_CLOSE_FDS, syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) == 0);
 
-    /* Contained runs are already in their directory, by path inside the new
-     * root: an fd from the host's view would lead back out of it. */
+    /* Contained runs go to their directory inside the new root, by path: an
+     * fd from the host's view would lead back out of it. */
     if (!contained) CHECK(p, STEP_CWD, fchdir(p->cwd_fd) == 0);
 
     for (size_t i = 0; i < WR_RUN_NLIMITS; i++)
@@ -177,24 +192,42 @@ _Noreturn void wr_spawn_child(const plan *p) {
 
     umask(077);
 
-    /* The bounding set can only shrink while CAP_SETPCAP is held, so before
-     * the uid change; the change itself then empties the other sets. */
-    if (p->level == WR_LEVEL_STRONG) {
-        int r = wr_caps_drop_all();
-        if (r < 0) child_fail(p, STEP_BOUNDING, -r);
+    /* Contained: the command's own process, pid 2, with everything above;
+     * from here on it goes its own way beside this one (spawn-command.c),
+     * and this one builds the root and becomes the init. */
+    int command_pidfd = -1;
+    pid_t command = 0;
+    if (contained) {
+        int r = wr_spawn_command(p, &command_pidfd);
+        if (r < 0) child_fail(p, STEP_COMMAND, -r);
+        command = (pid_t)r;
+
+        int part = 0;
+        if ((r = wr_rootfs_enter(p->rootfs, &part)) < 0) wr_spawn_fail(p, STEP_ROOTFS, -r, part);
+        CHECK(p, STEP_HOSTNAME, sethostname(p->hostname, strlen(p->hostname)) == 0);
     }
+
+    /* Strong: the command's filter, whose listener the init keeps for the
+     * parent. Taken before the command may join the root, while it is
+     * still root itself, waiting (spawn-command.c, step 3). */
+    int listener = -1;
+    if (contained && p->level == WR_LEVEL_STRONG) listener = take_listener(p, command_pidfd);
+    if (contained) atomic_store(&p->meet->root_ready, 1);
 
     if (p->change_ids || p->userns) {
         /* Groups, then gid, then uid: each later step takes the right to do
          * the earlier ones away. In a user namespace setgroups is denied
-         * (userns.c), and the ids are already the mapped ones. */
+         * (userns.c), and the ids are already the mapped ones. The init
+         * runs as the tenant too. */
         if (!p->userns) CHECK(p, STEP_GROUPS, syscall(SYS_setgroups, 0, NULL) == 0);
         CHECK(p, STEP_GID, syscall(SYS_setresgid, p->gid, p->gid, p->gid) == 0);
         CHECK(p, STEP_UID, syscall(SYS_setresuid, p->uid, p->uid, p->uid) == 0);
-        /* No change from uid 0 cleared the capabilities: drop them here. */
-        if (p->userns) {
+        /* No change from uid 0 cleared the capabilities: drop them here.
+         * And a contained child, the init-to-be, keeps none whatever the
+         * caller's securebits or ambient set. */
+        if (p->userns || contained) {
             int r = wr_userns_drop_caps();
-            if (r < 0) child_fail(p, STEP_USERNS_CAPS, -r);
+            if (r < 0) child_fail(p, p->userns ? STEP_USERNS_CAPS : STEP_CAPS, -r);
         }
         /* The kernel clears the death signal on a credential change. */
         CHECK(p, STEP_PARENT_DEATH_2, prctl(PR_SET_PDEATHSIG, SIGKILL) == 0);
@@ -203,17 +236,7 @@ _Noreturn void wr_spawn_child(const plan *p) {
 
     CHECK(p, STEP_NO_NEW_PRIVS, prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
 
-    int listener = -1;
-    if (p->level == WR_LEVEL_STRONG) {
-        int r = wr_caps_verify_none();
-        if (r < 0) child_fail(p, STEP_NO_CAPS, -r);
-        if (p->landlock >= 0 && (r = landlock_inside(p)) < 0) child_fail(p, STEP_LANDLOCK, -r);
-        /* Last: after this only what the filter allows works. The init
-         * keeps the listener for the parent (wr_spawn_exec_init). */
-        if ((listener = wr_seccomp_load(p->seccomp)) < 0) child_fail(p, STEP_SECCOMP, -listener);
-    }
-
-    if (contained) wr_spawn_exec_init(p, listener);
+    if (contained) wr_spawn_exec_init(p, listener, command);
     wr_spawn_limit_files(p);
     execve(p->path, p->argv, p->envp);
     child_fail(p, STEP_EXEC, errno);

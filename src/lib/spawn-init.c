@@ -69,30 +69,44 @@ int wr_spawn_init_fd(wr_err *e) {
     return init_fd;
 }
 
-char **wr_spawn_init_env(char **envp, const char *path, char **argv) {
-    size_t ne = 0, na = 0;
-    while (envp[ne])
-        ne++;
-    while (argv[na])
-        na++;
-    char **v = calloc(ne + na + 3, sizeof *v);
-    if (!v) return NULL;
-    memcpy(v, envp, ne * sizeof *v);
-    v[ne] = (char *)INIT_MARK;
-    v[ne + 1] = (char *)path;
-    memcpy(v + ne + 2, argv, na * sizeof *v);
-    return v; /* calloc's zero ends it */
+void wr_spawn_meet_init(wr_spawn_meet *m) {
+    *m = (wr_spawn_meet){.listener = -1, .gate_r = -1, .gate_w = -1};
+    atomic_init(&m->root_ready, 0);
+    atomic_init(&m->command_state, 0);
+    atomic_init(&m->init_exec, 0);
+    atomic_init(&m->moved, 0);
+    memcpy(m->init_env, INIT_ENV_COMMAND, sizeof INIT_ENV_COMMAND);
+    m->init_envp[0] = m->init_env;
+    m->init_envp[1] = NULL;
 }
 
-_Noreturn void wr_spawn_exec_init(const plan *p, int listener) {
+/* The child: the command's pid, in decimal, after the entry's name. */
+static void name_command(wr_spawn_meet *m, pid_t command) {
+    char digits[12];
+    size_t n = 0;
+    unsigned long v = (unsigned long)command;
+    do
+        digits[n++] = (char)('0' + v % 10);
+    while ((v /= 10) && n < sizeof digits);
+    char *out = m->init_env + sizeof INIT_ENV_COMMAND - 1;
+    while (n)
+        *out++ = digits[--n];
+    *out = '\0';
+}
+
+_Noreturn void wr_spawn_exec_init(const plan *p, int listener, pid_t command) {
     /* Each fd goes first above the init's numbers, so that one landing on
      * another's number cannot clobber it; dup3 then places it without
      * close-on-exec. A failure is still reported on the original pipe. */
-    int high[3] = {-1, -1, -1}, from[3] = {p->err_fd, p->status_fd, listener};
-    for (int i = 0; i < 3; i++)
-        if (from[i] >= 0 && (high[i] = fcntl(from[i], F_DUPFD_CLOEXEC, INIT_FD_LISTENER + 1)) < 0)
+    _Static_assert(INIT_FD_STATUS == INIT_FD_ERR + 1 && INIT_FD_LISTENER == INIT_FD_ERR + 2 &&
+                       INIT_FD_GATE == INIT_FD_ERR + 3,
+                   "the init's fds follow each other");
+    int high[4] = {-1, -1, -1, -1},
+        from[4] = {p->err_fd, p->status_fd, listener, p->meet->gate_w};
+    for (int i = 0; i < 4; i++)
+        if (from[i] >= 0 && (high[i] = fcntl(from[i], F_DUPFD_CLOEXEC, INIT_FD_GATE + 1)) < 0)
             wr_spawn_fail(p, STEP_INIT, errno, 0);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         if (high[i] >= 0 && dup3(high[i], INIT_FD_ERR + i, 0) != INIT_FD_ERR + i)
             wr_spawn_fail(p, STEP_INIT, errno, 0);
     /* The listener's number, once it is where the init keeps it: the parent
@@ -100,10 +114,17 @@ _Noreturn void wr_spawn_exec_init(const plan *p, int listener) {
     if (listener >= 0) {
         report hand = {REPORT_LISTENER, 0, INIT_FD_LISTENER};
         if (write(p->err_fd, &hand, sizeof hand) != (ssize_t)sizeof hand)
-            wr_spawn_fail(p, STEP_SECCOMP, EPIPE, 0);
+            wr_spawn_fail(p, STEP_LISTENER, EPIPE, 0);
     }
     wr_spawn_limit_files(p);
+    name_command(p->meet, command);
     char *argv[] = {(char *)INIT_NAME, NULL};
-    syscall(SYS_execveat, p->init_fd, "", argv, p->init_envp, AT_EMPTY_PATH);
-    wr_spawn_fail(p, STEP_INIT, errno, 0);
+    /* The init closes the gate (INIT_FD_GATE) as it starts; the command,
+     * seeing it closed, checks this too, so that its closing by the child's
+     * exit (a failed exec) does not count. */
+    atomic_store(&p->meet->init_exec, 1);
+    syscall(SYS_execveat, p->init_fd, "", argv, p->meet->init_envp, AT_EMPTY_PATH);
+    int errnum = errno;
+    atomic_store(&p->meet->init_exec, 0);
+    wr_spawn_fail(p, STEP_INIT, errnum, 0);
 }

@@ -6,6 +6,7 @@
 #define WARREN_SPAWN_INTERNAL_H
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/resource.h>
 #include <sys/types.h>
@@ -34,8 +35,37 @@ typedef struct wr_run_rlimit {
 enum { WR_RUN_CORE, WR_RUN_NOFILE, WR_RUN_NPROC, WR_RUN_NLIMITS };
 extern const wr_run_rlimit wr_run_rlimits[WR_RUN_NLIMITS];
 
+/* Contained runs: where the child and the command's process
+ * (spawn-command.c) meet. It lives in wr_run_start's frame, which both see
+ * (the command's process shares the child's memory until its exec, and the
+ * child the parent's, or a copy of it), and which outlives them: the parent
+ * leaves it only once every copy of the error pipe has closed. */
+typedef struct wr_spawn_meet {
+    /* The child: 1 once the run's root is built, for the command to join. */
+    atomic_int root_ready;
+    /* The command: 1 once its seccomp filter is loaded, with the listener's
+     * number in listener (strong); -1 once it has reported a failed step. */
+    atomic_int command_state;
+    int listener;
+    /* The child: 1 just before its exec of the init. The command execs only
+     * once the init has closed the gate (a pipe made by the child, read end
+     * gate_r): until the exec pid 1 is an image of the calling warren, whose
+     * /proc/1/cmdline anyone in the run may read, and in the middle of it
+     * that command line is empty. */
+    atomic_int init_exec;
+    int gate_r, gate_w;
+    /* The child's CPUs, which the command's process gets back before its
+     * exec if the child moved it off its own CPU (moved). */
+    cpu_set_t cpus;
+    atomic_int moved;
+    /* The init's environment: one entry, INIT_ENV_COMMAND and the command's
+     * pid, which the child writes in. */
+    char init_env[sizeof INIT_ENV_COMMAND + 12];
+    char *init_envp[2];
+} wr_spawn_meet;
+
 /* Everything the child needs, prepared by the parent while it may still
- * allocate: the child only reads it. */
+ * allocate: the child only reads it (and writes the meeting point). */
 typedef struct plan {
     uid_t uid;
     gid_t gid;
@@ -63,13 +93,22 @@ typedef struct plan {
     /* The caller's CPUs (wr_run_spec), else the supervisor's own when it
      * keeps off some, else NULL: the child keeps what it inherited. */
     const cpu_set_t *cpus;
-    int init_fd;       /* contained: the init program (spawn-init.c) */
-    char **init_envp;  /* contained: the init's environment (spawn-protocol.h) */
+    int init_fd; /* contained: the init program (spawn-init.c) */
+    /* Contained: the meeting point, and the stack the command's process
+     * runs on until its exec, both in wr_run_start's frame. */
+    wr_spawn_meet *meet;
+    void *command_stack;
+    size_t command_stack_size;
 } plan;
 
-/* The child: runs the steps and execs the command (or, contained, becomes
- * the init that starts it). Never returns. */
+/* The child: runs the steps and execs the command (or, contained, starts the
+ * command's process and becomes the run's init). Never returns. */
 _Noreturn void wr_spawn_child(const plan *p);
+
+/* Contained, the child: starts the command's process (spawn-command.c), a
+ * clone sharing its memory, on p->command_stack; its pid in the run's pid
+ * namespace and a pidfd on it, or -errno. */
+int wr_spawn_command(const plan *p, int *ret_pidfd);
 
 /* Reports the failed step on the error pipe and exits with WR_EXIT_SETUP. */
 _Noreturn void wr_spawn_fail(const plan *p, step s, int errnum, int detail);
@@ -91,11 +130,11 @@ void wr_spawn_limit_files(const plan *p);
 /* The parent: an fd (close-on-exec) on the init program, a sealed memfd
  * made once per process. */
 int wr_spawn_init_fd(wr_err *e);
-/* The parent: the init's environment for a command (spawn-protocol.h), a
- * new array of the given strings. */
-char **wr_spawn_init_env(char **envp, const char *path, char **argv);
+/* The parent: the meeting point's initial state. */
+void wr_spawn_meet_init(wr_spawn_meet *m);
 /* The child, last: moves the error and status pipes (and the seccomp
- * listener, or -1) to the init's fds and execs the init. Never returns. */
-_Noreturn void wr_spawn_exec_init(const plan *p, int listener);
+ * listener, or -1) to the init's fds and execs the init, telling it the
+ * command's pid. Never returns. */
+_Noreturn void wr_spawn_exec_init(const plan *p, int listener, pid_t command);
 
 #endif

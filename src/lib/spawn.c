@@ -27,19 +27,26 @@
  * tenant's kept one (rootfs.h, "kept roots"): the child is cloned without
  * CLONE_NEWNS, joins the kept root's mount namespace and unshares a copy of
  * it, so a run mounts only what is its own (/tmp, /dev/shm, devpts, /proc)
- * instead of building ~50 mounts. At the strong level it then gives up the
- * bounding set before the uid change, checks no capability is left,
- * restricts itself with Landlock, and loads the seccomp filter last. The
- * filter is compiled once per build and kept in the state directory
- * (seccomp-cache.c); its notification listener goes to the parent: the
- * child leaves it at a fixed fd of the init, says so on the error pipe, and
- * the parent takes its own copy with pidfd_getfd.
+ * instead of building ~50 mounts.
  *
- * A contained child does not exec the command itself but warren-init
- * (spawn-init.c, src/init): pid 1 of the run's pid namespace, which forks the
- * command, reaps orphans, forwards termination signals, and reports the
+ * A contained child does not exec the command itself. Right after the cheap
+ * steps (session, stdio, limits) it starts the command's own process
+ * (spawn-command.c): a clone sharing its memory, on a stack in
+ * wr_run_start's frame, which sets itself up beside the child, on the other
+ * CPU, while the child builds the root: at the strong level it gives up the
+ * bounding set and loads the seccomp filter then, joins the child's root
+ * once it is built, gives up its ids and capabilities, restricts itself
+ * with Landlock, and execs the command once the init runs. The filter is
+ * compiled once per build and kept in the state directory
+ * (seccomp-cache.c); its notification listener goes to the parent: the
+ * child takes a copy from the command's process, leaves it at a fixed fd of
+ * the init, says so on the error pipe, and the parent takes its own with
+ * pidfd_getfd. The child, once the root is built, execs warren-init
+ * (spawn-init.c, src/init) as the tenant: pid 1 of the run's pid namespace,
+ * which reaps orphans, forwards termination signals, and reports the
  * command's own wait status on a status pipe, so the run ends with the
- * command's status. The error pipe reaches EOF when the command has exec'ed.
+ * command's status. The error pipe reaches EOF when the command has exec'ed
+ * and the init has started.
  *
  * Without root (userns.c), a contained run is cloned into a user namespace
  * and a network namespace of its own as well: its first step maps the
@@ -361,7 +368,7 @@ static int setup_failed(const report *rep, const char *path, wr_err *e) {
     const char *name = wr_spawn_step_name(rep->step);
     int r = rep->step == STEP_EXEC ? wr_fail(e, WR_ERR_SYSTEM, rep->errnum, "cannot run %s: %s",
                                              path, strerror(rep->errnum))
-            : rep->step == STEP_ROOTFS
+            : rep->step == STEP_ROOTFS || rep->step == STEP_JOIN_ROOT
                 ? wr_fail(e, WR_ERR_SYSTEM, rep->errnum, "run setup failed at step '%s' (%s): %s",
                           name, wr_rootfs_step_name(rep->detail), strerror(rep->errnum))
                 : wr_fail(e, WR_ERR_SYSTEM, rep->errnum, "run setup failed at step '%s': %s", name,
@@ -369,6 +376,11 @@ static int setup_failed(const report *rep, const char *path, wr_err *e) {
     if (e && !e->exit_code) e->exit_code = code;
     return r;
 }
+
+/* The stack of a contained run's command process until its exec
+ * (spawn-command.c): a few frames of system-call wrappers, libcap-ng's and
+ * Landlock's, with room for AddressSanitizer's red zones. */
+#define COMMAND_STACK_SIZE (64 * 1024)
 
 /* The namespaces a contained run gets new; the network one it joins. */
 #define CONTAINER_NAMESPACES                                                                       \
@@ -471,7 +483,6 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
     strv env = {0};
     _cleanup_free_ char *path = NULL;
     char **argv = NULL;
-    _cleanup_free_ char **init_envp = NULL;
     _cleanup_close_ int devnull = -1, err_r = -1, err_w = -1, cgfd = -1;
     _cleanup_close_ int netns = -1, ruleset = -1;
     _cleanup_close_ int status_r = -1, status_w = -1;
@@ -519,10 +530,6 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
         goto out;
     }
     argv = (char **)args; /* execve takes char *const *; nothing writes to them */
-    if (contained && !(init_envp = wr_spawn_init_env(env.v, path, argv))) {
-        r = wr_sys(e, ENOMEM, "run environment");
-        goto out;
-    }
 
     int stdio[3];
     for (int i = 0; i < 3; i++) {
@@ -567,6 +574,13 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
                                        e)) < 0)
         goto out;
 
+    /* Contained: where the child and the command's process meet, and the
+     * stack that process runs on until its exec. Both stay until the error
+     * pipe's EOF below, which comes only once that process has exec'ed or
+     * ended. */
+    wr_spawn_meet meet;
+    wr_spawn_meet_init(&meet);
+    char command_stack[COMMAND_STACK_SIZE] __attribute__((aligned(16)));
     plan pl = {
         .uid = t.uid,
         .gid = t.gid,
@@ -589,7 +603,9 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
         .argv = argv,
         .envp = env.v,
         .init_fd = init_fd,
-        .init_envp = init_envp,
+        .meet = &meet,
+        .command_stack = command_stack,
+        .command_stack_size = sizeof command_stack,
     };
     clamp_limits(pl.limits);
     /* The tenant's open-files quota replaces the default ceiling. */
@@ -653,18 +669,37 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
     run->result.landlock_abi = ruleset >= 0 ? abi : 0;
     run->deadline = spec->timeout > 0 ? run->started + spec->timeout : 0;
 
-    /* EOF: exec happened. A report: a step failed, and the child has exited.
-     * Strong runs first hand over their seccomp listener. */
+    /* EOF: every copy of the error pipe's write end has closed, at an exec
+     * or an exit: the command is running (contained: and the init has
+     * started). A report: a step failed; the pipe is still read to its EOF,
+     * since the command's process of a contained run may still be going on
+     * this frame's stack. Strong runs first hand over their seccomp
+     * listener. */
     close(TAKE_FD(err_w));
     if (status_w >= 0) close(TAKE_FD(status_w));
     run->status_fd = TAKE_FD(status_r);
-    report rep;
+    report rep, failed = {0};
+    bool setup_failure = false;
     ssize_t n;
+    int read_errno = 0, listener_errno = 0;
     for (;;) {
         do
             n = read(err_r, &rep, sizeof rep);
         while (n < 0 && errno == EINTR);
-        if (n != (ssize_t)sizeof rep || rep.step != REPORT_LISTENER) break;
+        if (n == 0) break;
+        if (n != (ssize_t)sizeof rep) {
+            /* A short report, or none readable: the writers end all the
+             * same (the child and the command exit on any failure). */
+            if (!read_errno) read_errno = n < 0 ? errno : EPROTO;
+            if (n < 0) break;
+            continue;
+        }
+        if (rep.step != REPORT_LISTENER) {
+            if (!setup_failure) failed = rep;
+            setup_failure = true;
+            continue;
+        }
+        if (setup_failure || run->listener >= 0) continue;
         run->listener = (int)syscall(SYS_pidfd_getfd, pidfd, rep.detail, 0);
         if (run->listener < 0 && init_ended(pidfd)) {
             /* The command came and went, and the init with it, before the
@@ -673,18 +708,15 @@ int wr_run_start(warren *w, const wr_run_spec *spec, wr_run **ret, wr_err *e) {
             run->listener_done = true;
             continue;
         }
-        if (run->listener < 0) {
-            r = wr_sys(e, errno, "cannot take the run's seccomp listener");
-            wr_run_free(run);
-            run = NULL;
-            goto out;
-        }
+        if (run->listener < 0) listener_errno = errno;
     }
-    if (n != 0) {
-        if (n == (ssize_t)sizeof rep)
-            r = setup_failed(&rep, path, e);
+    if (setup_failure || read_errno || listener_errno) {
+        if (setup_failure)
+            r = setup_failed(&failed, path, e);
+        else if (read_errno)
+            r = wr_sys(e, read_errno, "cannot read the run's setup report");
         else
-            r = wr_sys(e, n < 0 ? errno : EPROTO, "cannot read the run's setup report");
+            r = wr_sys(e, listener_errno, "cannot take the run's seccomp listener");
         wr_run_free(run);
         run = NULL;
         goto out;

@@ -28,6 +28,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "raw-syscall.h"
 #include "util.h"
 
 /* A sysctl's integer value, or -1 if this kernel has no such file. */
@@ -85,9 +86,12 @@ int wr_userns_enter(const wr_userns *u) {
 }
 
 int wr_userns_drop_caps(void) {
-    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0) return -errno;
+    /* Raw calls: also made by a contained run's command process, beside the
+     * child (raw-syscall.h). */
+    long r = RAW(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    if (r < 0) return (int)r;
     struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
     struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3] = {{0}};
-    if (syscall(SYS_capset, &hdr, none) < 0) return -errno;
-    return 0;
+    r = RAW(SYS_capset, &hdr, none);
+    return r < 0 ? (int)r : 0;
 }

@@ -122,6 +122,11 @@ run_warren run --level strong alice -- unshare -U true
 ok "strong: a nested user namespace is refused" test "$rc" -ne 0
 run_warren run --level strong alice -- python3 -c 'import ctypes; print(ctypes.CDLL(None).syscall(1000))'
 is "strong: an unknown system call fails (ENOSYS, libc falls back)" "$out" "-1"
+# Joining a mount namespace passes the filter (a run's command joins its
+# root after loading it); without capabilities the kernel refuses it.
+run_warren run --level strong alice -- nsenter --mount=/proc/self/ns/mnt true
+ok "strong: joining a mount namespace is refused" test "$rc" -ne 0
+like "  with EPERM (no capability)" "$err" "Operation not permitted"
 run_warren audit alice --json
 is "warren audit lists the refused unshare" "$(echo "$out" | json '[r["syscall"] for r in d["refused_syscalls"] if r["syscall"]=="unshare"]')" "['unshare']"
 run_warren audit bob --json

@@ -100,6 +100,13 @@ for level in container strong; do
   exits "$level: a command killed by signal 9 gives 128+9" 137 \
     run --level $level init-a -- /bin/sh -c 'kill -9 $$'
 
+  # From inside too: a process of the run stops it with `kill 1` (the init is
+  # not in the command's Landlock domain, whose signals are not scoped).
+  run_warren run --level $level init-a -- /bin/sh -c \
+    'trap "echo got TERM; exit 42" TERM; kill -TERM 1; sleep 5 & wait'
+  is "$level: SIGTERM from the command to pid 1 comes back to the command" "$out" "got TERM"
+  is "  and the run ends with its exit code" "$rc" 42
+
   # A signal sent to the run (to its pid 1, as wr_run_signal does) reaches
   # the command, which decides what to do with it.
   o=$(mktemp)

@@ -28,6 +28,13 @@
 
 /* --- counting allocations ---------------------------------------------------- */
 
+/* What a strong run's command does: the bounding set first, the rest later
+ * (spawn-command.c runs other steps in between). */
+static int drop_everything(void) {
+    int r = wr_caps_drop_bounding();
+    return r < 0 ? r : wr_caps_drop_all();
+}
+
 /* wr_caps_drop_all runs in a freshly created child, so it must not allocate.
  * This binary's malloc, calloc and realloc stand in front of glibc's and count
  * while `counting` is set. AddressSanitizer brings its own allocator, so the
@@ -172,7 +179,7 @@ static int set_nnp(void) {
 
 static int drop_child(void *arg) {
     (void)arg;
-    CHILD_CHECK(wr_caps_drop_all() == 0);
+    CHILD_CHECK(drop_everything() == 0);
     /* Still root: the bounding, inheritable and ambient sets are empty, and
      * only what the uid change needs is left. */
     status_caps c;
@@ -190,7 +197,7 @@ static int drop_child(void *arg) {
     CHILD_CHECK(c.euid == T_UID);
     /* And nothing brings a capability back. */
     CHILD_CHECK(setresuid(0, 0, 0) < 0 && errno == EPERM);
-    CHILD_CHECK(wr_caps_drop_all() == -EPERM);
+    CHILD_CHECK(drop_everything() == -EPERM);
     return 0;
 }
 
@@ -210,7 +217,7 @@ static int ambient_child(void *arg) {
     CHILD_CHECK(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_BIND_SERVICE, 0, 0) == 0);
     CHILD_CHECK(prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) == 0);
 
-    CHILD_CHECK(wr_caps_drop_all() == 0);
+    CHILD_CHECK(drop_everything() == 0);
     CHILD_CHECK(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, CAP_NET_BIND_SERVICE, 0, 0) == 0);
     CHILD_CHECK(prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0) == 0);
     CHILD_CHECK(become_tenant() == 0);
@@ -227,7 +234,7 @@ static void test_drop_clears_ambient_and_keepcaps(void **state) {
 
 static int suid_child(void *arg) {
     const fixture *f = arg;
-    CHILD_CHECK(wr_caps_drop_all() == 0);
+    CHILD_CHECK(drop_everything() == 0);
     CHILD_CHECK(become_tenant() == 0);
     CHILD_CHECK(set_nnp() == 0);
     CHILD_CHECK(wr_caps_verify_none() == 0);
@@ -249,7 +256,7 @@ static int suid_control_child(void *arg) {
     const struct control_arg *ca = arg;
     const fixture *f = ca->f;
     bool drop = ca->drop;
-    if (drop) CHILD_CHECK(wr_caps_drop_all() == 0);
+    if (drop) CHILD_CHECK(drop_everything() == 0);
     CHILD_CHECK(become_tenant() == 0);
     status_caps c;
     CHILD_CHECK(status_through(f->cat, &c));
@@ -289,7 +296,7 @@ static int no_drop_child(void *arg) {
 
 static int no_uid_change_child(void *arg) {
     (void)arg;
-    CHILD_CHECK(wr_caps_drop_all() == 0);
+    CHILD_CHECK(drop_everything() == 0);
     CHILD_CHECK(set_nnp() == 0);
     /* Still uid 0 with CAP_SETUID and CAP_SETGID. */
     CHILD_CHECK(wr_caps_verify_none() == -EPERM);
@@ -298,7 +305,7 @@ static int no_uid_change_child(void *arg) {
 
 static int no_nnp_child(void *arg) {
     (void)arg;
-    CHILD_CHECK(wr_caps_drop_all() == 0);
+    CHILD_CHECK(drop_everything() == 0);
     CHILD_CHECK(become_tenant() == 0);
     CHILD_CHECK(wr_caps_verify_none() == -EPERM);
     CHILD_CHECK(set_nnp() == 0);
@@ -323,10 +330,10 @@ static int alloc_child(void *arg) {
     (void)arg;
 #if T_COUNT_ALLOCS
     counting = 1;
-    int r = wr_caps_drop_all();
+    int r = drop_everything();
     counting = 0;
     CHILD_CHECK(r == 0);
-    if (allocations != 0) fprintf(stderr, "wr_caps_drop_all: %d allocations\n", allocations);
+    if (allocations != 0) fprintf(stderr, "dropping the capabilities: %d allocations\n", allocations);
     CHILD_CHECK(allocations == 0);
     CHILD_CHECK(become_tenant() == 0);
     CHILD_CHECK(set_nnp() == 0);

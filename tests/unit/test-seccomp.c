@@ -266,6 +266,13 @@ static int child_eperm(void *arg) {
     int ns = open("/proc/self/ns/uts", O_RDONLY | O_CLOEXEC);
     CHILD_CHECK(ns >= 0);
     CHILD_ERRNO(setns(ns, 0), EPERM);
+    CHILD_ERRNO(setns(ns, CLONE_NEWUTS), EPERM);
+    /* Joining a mount namespace passes the filter (a contained run's
+     * command joins its root after loading it, spawn-command.c); the kernel
+     * then asks for capabilities, which this child, root, has: it joins its
+     * own. A run has none left (isolation-levels checks its refusal). */
+    int mnt = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+    CHILD_CHECK(mnt >= 0 && setns(mnt, CLONE_NEWNS) == 0);
     CHILD_ERRNO(mount("none", NOWHERE, "tmpfs", 0, NULL), EPERM);
     CHILD_ERRNO(umount2(NOWHERE, 0), EPERM);
     CHILD_ERRNO(syscall(SYS_pivot_root, NOWHERE, NOWHERE), EPERM);
