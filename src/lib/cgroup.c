@@ -830,8 +830,15 @@ int wr_cgroup_reap_runs(wr_cgroups *c, const char *tenant,
         if (rfd < 0) continue; /* gone meanwhile */
         char where[PATH_MAX];
         snprintf(where, sizeof where, "%s/%s/%s", c->path, tenant, de->d_name);
-        if ((r = wr_cgroup_kill(rfd, e)) >= 0 && (r = remove_cgroup(dirfd(d), de->d_name, where, 0, e)) >= 0)
-            reaped++;
+        r = wr_cgroup_kill(rfd, e);
+        if (r == -ENOENT) {
+            /* Removed meanwhile: another warren sharing the state reaped it
+             * too (two that start together find the same orphans). */
+            if (e) wr_err_clear(e);
+            r = 0;
+            continue;
+        }
+        if (r >= 0 && (r = remove_cgroup(dirfd(d), de->d_name, where, 0, e)) >= 0) reaped++;
     }
     closedir(d);
     return r < 0 ? r : reaped;

@@ -97,14 +97,13 @@ static bool ended(int pidfd) {
  * takes a copy of its listener. If it failed instead, it has reported why:
  * the child only goes. */
 static int take_listener(const plan *p, int command_pidfd) {
-    const wr_spawn_meet *m = p->meet;
-    for (unsigned i = 1;; i++) {
-        int state = atomic_load(&m->command_state);
+    wr_spawn_meet *m = p->meet;
+    for (;;) {
+        int state = wr_spawn_await(m, &m->command_state, 10);
         if (state < 0) _exit(WR_EXIT_SETUP);
         if (state > 0) break;
         /* Ended without a word (killed): not to be waited for. */
-        if (i % 64 == 0 && ended(command_pidfd)) child_fail(p, STEP_LISTENER, ECHILD);
-        sched_yield();
+        if (ended(command_pidfd)) child_fail(p, STEP_LISTENER, ECHILD);
     }
     int fd = (int)syscall(SYS_pidfd_getfd, command_pidfd, m->listener, 0);
     if (fd < 0) child_fail(p, STEP_LISTENER, errno);
@@ -212,7 +211,7 @@ _Noreturn void wr_spawn_child(const plan *p) {
      * still root itself, waiting (spawn-command.c, step 3). */
     int listener = -1;
     if (contained && p->level == WR_LEVEL_STRONG) listener = take_listener(p, command_pidfd);
-    if (contained) atomic_store(&p->meet->root_ready, 1);
+    if (contained) wr_spawn_set(&p->meet->root_ready, 1);
 
     if (p->change_ids || p->userns) {
         /* Groups, then gid, then uid: each later step takes the right to do

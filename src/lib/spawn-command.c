@@ -28,9 +28,8 @@
  *      the middle of its exec
  *   9. the open-files limit, the signal mask lifted, execve
  *
- * The waits spin (with sched_yield) rather than sleep: the two processes run
- * on two CPUs for a few hundred microseconds, and waking a sleeping one
- * costs tens of them on this kind of machine.
+ * The two processes wait for each other at steps 2, 3 and 8 (see
+ * wr_spawn_await).
  *
  * Everything here is a plain system call, as in the child: the memory is
  * the parent's, which may have threads. And a raw one (raw-syscall.h): errno
@@ -39,13 +38,17 @@
  * exits with WR_EXIT_SETUP; the init, already pid 1 or about to be, reports
  * that exit as the run's status. */
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "caps.h"
@@ -57,7 +60,7 @@
 /* Reports the failed step, and tells the child (which may be waiting for
  * the filter) that this process is going. */
 static _Noreturn void command_fail(const plan *p, step s, int errnum, int detail) {
-    atomic_store(&p->meet->command_state, -1);
+    wr_spawn_set(&p->meet->command_state, -1);
     wr_spawn_fail(p, s, errnum, detail);
 }
 
@@ -101,19 +104,53 @@ static int landlock_inside(const plan *p) {
     return wr_landlock_enforce(p->landlock);
 }
 
-/* 8: the gate reads as hung up once every write end has closed: this
+/* The waits: placed apart (place_apart), the two processes run on two CPUs
+ * at once and wait for each other a few tens of microseconds, less than
+ * waking a sleeping process costs on this kind of machine. So there a wait
+ * spins (yielding) for a while before it sleeps; on one CPU it sleeps at
+ * once, since the other side needs that CPU to go on. */
+#define SPIN_NS 30000
+
+static int64_t mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void wr_spawn_set(atomic_int *w, int v) {
+    atomic_store(w, v);
+    RAW(SYS_futex, w, FUTEX_WAKE_PRIVATE, INT_MAX);
+}
+
+int wr_spawn_await(const wr_spawn_meet *m, atomic_int *w, int sleep_ms) {
+    int64_t spin_until = atomic_load(&m->moved) ? mono_ns() + SPIN_NS : 0;
+    for (;;) {
+        int v = atomic_load(w);
+        if (v) return v;
+        if (mono_ns() < spin_until) {
+            RAW(SYS_sched_yield);
+            continue;
+        }
+        struct timespec ts = {sleep_ms / 1000, (long)(sleep_ms % 1000) * 1000000};
+        if (RAW(SYS_futex, w, FUTEX_WAIT_PRIVATE, 0, &ts) == -ETIMEDOUT) return 0;
+    }
+}
+
+/* 8: the gate polls as hung up once every write end has closed: this
  * process's went at step 0, the child's copy at its exec, and the init's
  * (INIT_FD_GATE) as the init starts; or all of them at the child's exit,
  * and then init_exec is 0 again and the run is ending anyway. */
 static void await_init_exec(const plan *p) {
     const wr_spawn_meet *m = p->meet;
     struct pollfd pfd = {.fd = m->gate_r, .events = POLLIN};
+    int64_t spin_until = atomic_load(&m->moved) ? mono_ns() + SPIN_NS : 0;
     for (;;) {
-        long n = RAW(SYS_poll, &pfd, 1, 0);
+        int timeout = mono_ns() < spin_until ? 0 : -1;
+        long n = RAW(SYS_poll, &pfd, 1, timeout);
         if (n < 0 && n != -EINTR) command_fail(p, STEP_GATE, (int)-n, 0);
         if (n > 0 && (pfd.revents & POLLHUP)) break;
         if (n > 0) command_fail(p, STEP_GATE, EPROTO, 0); /* nobody writes to it */
-        RAW(SYS_sched_yield);
+        if (timeout == 0) RAW(SYS_sched_yield);
     }
     if (!atomic_load(&m->init_exec)) RAW(SYS_exit_group, WR_EXIT_SETUP);
 }
@@ -141,12 +178,11 @@ static int command_main(void *arg) {
         int listener = wr_seccomp_load(p->seccomp);
         if (listener < 0) command_fail(p, STEP_SECCOMP, -listener, 0);
         m->listener = listener;
-        atomic_store(&m->command_state, 1);
+        wr_spawn_set(&m->command_state, 1);
     }
 
-    /* 3. */
-    while (!atomic_load(&m->root_ready))
-        RAW(SYS_sched_yield);
+    /* 3. The child's failure ends this process with it (its pid namespace). */
+    while (!wr_spawn_await(m, &m->root_ready, 1000)) {}
 
     /* 4. */
     int part = 0, c = wr_rootfs_join(p->rootfs, &part);
@@ -185,21 +221,46 @@ static int command_main(void *arg) {
     command_fail(p, STEP_EXEC, (int)-r, 0);
 }
 
+/* How many processes are running or ready to, host-wide: the fourth field
+ * of /proc/loadavg ("R/T"), or -1. */
+static int running_now(void) {
+    int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    char buf[128];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    buf[n] = '\0';
+    const char *f = buf;
+    for (int i = 0; i < 3 && f; i++)
+        if ((f = strchr(f, ' '))) f++;
+    if (!f || *f < '0' || *f > '9') return -1;
+    int r = 0;
+    for (; *f >= '0' && *f <= '9' && r < 1000000; f++)
+        r = r * 10 + (*f - '0');
+    return r;
+}
+
 /* The kernel queues a new process on its parent's CPU, behind the parent,
  * unless the scheduler's topology says to balance forks, which a small
  * virtual machine's often does not: the command's process would start only
  * once the child stops to wait for it, and nothing would go on at once. So
- * the child moves it to the other CPUs it may use, if there are any; the
- * command's process takes back the child's CPUs before its exec (step 9). */
-static void place_apart(wr_spawn_meet *m, pid_t command) {
+ * when one of the CPUs the child may use is idle (fewer processes running
+ * host-wide than those CPUs, the child among them, just before the clone),
+ * the child moves the
+ * command's process off its own CPU, and the two wait for each other
+ * spinning (wr_spawn_await); the command's process takes back the child's
+ * CPUs before its exec (step 9). On a busy host the two share the child's
+ * CPU and sleep when they wait: moving would only take a CPU from others. */
+static void place_apart(wr_spawn_meet *m, pid_t command, int running) {
     /* Not sched_getcpu: glibc reads it from the rseq area of the parent's
      * thread, which is not this process's (a clone sharing memory is not
      * registered there). */
     unsigned cpu = 0;
     if (RAW(SYS_getcpu, &cpu, NULL, NULL) < 0) return;
-    int here = (int)cpu;
-    if (here < 0 || here >= CPU_SETSIZE || CPU_COUNT(&m->cpus) < 2 || !CPU_ISSET(here, &m->cpus))
-        return;
+    int here = (int)cpu, allowed = CPU_COUNT(&m->cpus);
+    if (here < 0 || here >= CPU_SETSIZE || allowed < 2 || !CPU_ISSET(here, &m->cpus)) return;
+    if (running < 0 || running >= allowed) return;
     cpu_set_t others = m->cpus;
     CPU_CLR(here, &others);
     if (sched_setaffinity(command, sizeof others, &others) == 0) atomic_store(&m->moved, 1);
@@ -208,6 +269,7 @@ static void place_apart(wr_spawn_meet *m, pid_t command) {
 int wr_spawn_command(const plan *p, int *ret_pidfd) {
     wr_spawn_meet *m = p->meet;
     if (sched_getaffinity(0, sizeof m->cpus, &m->cpus) < 0) CPU_ZERO(&m->cpus);
+    int running = CPU_COUNT(&m->cpus) > 1 ? running_now() : -1;
     /* The gate: non-blocking, for step 8's spin. */
     int gate[2];
     if (pipe2(gate, O_CLOEXEC | O_NONBLOCK) < 0) return -errno;
@@ -226,7 +288,7 @@ int wr_spawn_command(const plan *p, int *ret_pidfd) {
         return -saved;
     }
     close(gate[0]);
-    place_apart(m, pid);
+    place_apart(m, pid, running);
     *ret_pidfd = pidfd;
     return pid;
 }

@@ -109,6 +109,13 @@ _Noreturn void wr_spawn_child(const plan *p);
  * clone sharing its memory, on p->command_stack; its pid in the run's pid
  * namespace and a pidfd on it, or -errno. */
 int wr_spawn_command(const plan *p, int *ret_pidfd);
+/* The child and the command's process waiting for each other on a word of
+ * the meeting point m: wr_spawn_set stores v and wakes the waiter;
+ * wr_spawn_await returns the word once it is not 0 (spinning a little
+ * first when the two run on two CPUs), or 0 after sleeping sleep_ms. Raw
+ * calls only. */
+void wr_spawn_set(atomic_int *w, int v);
+int wr_spawn_await(const wr_spawn_meet *m, atomic_int *w, int sleep_ms);
 
 /* Reports the failed step on the error pipe and exits with WR_EXIT_SETUP. */
 _Noreturn void wr_spawn_fail(const plan *p, step s, int errnum, int detail);
