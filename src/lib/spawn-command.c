@@ -17,9 +17,11 @@
  *      held, so no no_new_privs is needed yet); the listener's number goes
  *      to the child, which takes it for the init (wr_spawn_child)
  *   3. wait until the child's root is built (meet->root_ready)
- *   4. join it: setns into pid 1's mount namespace, then the working
- *      directory, looked up inside (wr_rootfs_join). The filter lets setns
- *      join a mount namespace (seccomp.c says why that is safe)
+ *   4. the child's CPUs back, if the child moved this process off its own
+ *      (place_apart); then join the root: setns into pid 1's mount
+ *      namespace, then the working directory, looked up inside
+ *      (wr_rootfs_join). The filter lets setns join a mount namespace
+ *      (seccomp.c says why that is safe)
  *   5. strong: every capability but the two the uid change needs
  *   6. groups, gid, uid (or, in a user namespace, its capabilities)
  *   7. no_new_privs; strong: no capability left, then Landlock's rules
@@ -184,7 +186,9 @@ static int command_main(void *arg) {
     /* 3. The child's failure ends this process with it (its pid namespace). */
     while (!wr_spawn_await(m, &m->root_ready, 1000)) {}
 
-    /* 4. */
+    /* 4. The child's CPUs back first (place_apart, done before the root). */
+    if (atomic_load(&m->moved))
+        COMMAND_CHECK(p, STEP_PLACE, RAW(SYS_sched_setaffinity, 0, sizeof m->cpus, &m->cpus));
     int part = 0, c = wr_rootfs_join(p->rootfs, &part);
     if (c < 0) command_fail(p, STEP_JOIN_ROOT, -c, part);
 
@@ -212,8 +216,6 @@ static int command_main(void *arg) {
     await_init_exec(p);
 
     /* 9. */
-    if (atomic_load(&m->moved))
-        COMMAND_CHECK(p, STEP_PLACE, RAW(SYS_sched_setaffinity, 0, sizeof m->cpus, &m->cpus));
     COMMAND_CHECK(p, STEP_NOFILE, RAW(SYS_setrlimit, RLIMIT_NOFILE, &p->limits[WR_RUN_NOFILE]));
     uint64_t none = 0;
     COMMAND_CHECK(p, STEP_SIGNALS, RAW(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof none));
@@ -250,7 +252,7 @@ static int running_now(void) {
  * the child moves the
  * command's process off its own CPU, and the two wait for each other
  * spinning (wr_spawn_await); the command's process takes back the child's
- * CPUs before its exec (step 9). On a busy host the two share the child's
+ * CPUs once the root is built (step 4). On a busy host the two share the child's
  * CPU and sleep when they wait: moving would only take a CPU from others. */
 static void place_apart(wr_spawn_meet *m, pid_t command, int running) {
     /* Not sched_getcpu: glibc reads it from the rseq area of the parent's
