@@ -9,8 +9,8 @@
  *     execve: what fresh namespaces, credentials and seccomp cost in plain C;
  *     and again joining a network namespace made once instead of a new one,
  *     as warren's contained levels join the tenant's kept one; and that again
- *     with an init: the clone stays as pid 1, vforks the program and waits,
- *     as warren's contained runs do (what the init costs);
+ *     with an init: the clone stays as pid 1, vforks the program and waits
+ *     (what an init costs in the plainest way);
  *   - the library: wr_run_start + wr_run_wait + wr_run_free at each level.
  * Then W worker processes (the number of cores) run the library at each level
  * as fast as they can for a few seconds: runs per second of the machine.

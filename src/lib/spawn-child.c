@@ -13,7 +13,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "caps.h"
 #include "netns.h"
 #include "spawn-internal.h"
 #include "util.h"
@@ -105,6 +104,7 @@ static int take_listener(const plan *p, int command_pidfd) {
         /* Ended without a word (killed): not to be waited for. */
         if (ended(command_pidfd)) child_fail(p, STEP_LISTENER, ECHILD);
     }
+    if (m->listener < 0) return -1;
     int fd = (int)syscall(SYS_pidfd_getfd, command_pidfd, m->listener, 0);
     if (fd < 0) child_fail(p, STEP_LISTENER, errno);
     return fd;

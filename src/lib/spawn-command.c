@@ -179,7 +179,7 @@ static int command_main(void *arg) {
         if (c < 0) command_fail(p, STEP_BOUNDING, -c, 0);
         int listener = wr_seccomp_load(p->seccomp);
         if (listener < 0) command_fail(p, STEP_SECCOMP, -listener, 0);
-        m->listener = listener;
+        m->listener = listener > 0 ? listener : -1; /* 0: a filter without one */
         wr_spawn_set(&m->command_state, 1);
     }
 

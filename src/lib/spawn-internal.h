@@ -54,8 +54,8 @@ typedef struct wr_spawn_meet {
      * that command line is empty. */
     atomic_int init_exec;
     int gate_r, gate_w;
-    /* The child's CPUs, which the command's process gets back before its
-     * exec if the child moved it off its own CPU (moved). */
+    /* The child's CPUs, which the command's process takes back once the
+     * root is built if the child moved it off its own CPU (moved). */
     cpu_set_t cpus;
     atomic_int moved;
     /* The init's environment: one entry, INIT_ENV_COMMAND and the command's
