@@ -36,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "raw-syscall.h"
 #include "spawn-protocol.h"
 
 #if !defined(__x86_64__)
@@ -44,20 +45,8 @@
 
 /* --- system calls -------------------------------------------------------------- */
 
-static long sys6(long n, long a, long b, long c, long d, long e, long f) {
-    long ret;
-    register long r10 __asm__("r10") = d;
-    register long r8 __asm__("r8") = e;
-    register long r9 __asm__("r9") = f;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-                     : "rcx", "r11", "memory");
-    return ret;
-}
-
 /* Every call here takes at most four arguments. */
-#define SYS(n, a, b, c, d) sys6((n), (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
+#define SYS(n, a, b, c, d) RAW((n), (a), (b), (c), (d))
 
 static _Noreturn void exit_group(int code) {
     for (;;)

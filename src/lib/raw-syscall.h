@@ -5,15 +5,14 @@
  * errno, a thread-local variable, is one variable for both (and for the
  * waiting parent thread). A call that fails as expected on one side (a mask
  * for a /proc file this kernel lacks: ENOENT) would overwrite the errno the
- * other side is about to read. So every call either of them makes while the
- * other runs goes through here: the result carries the error. */
+ * other side is about to read. So the command's process makes every call
+ * through here (the result carries the error): it neither reads nor writes
+ * errno, and the child's stays the child's. */
 #ifndef WARREN_RAW_SYSCALL_H
 #define WARREN_RAW_SYSCALL_H
 
-#include <errno.h>
-#include <unistd.h>
-#include <sys/syscall.h>
-
+/* No C library header on x86-64: warren-init, built without one, makes its
+ * system calls through here too. */
 #if defined(__x86_64__)
 static inline long wr_raw_syscall(long n, long a, long b, long c, long d, long e, long f) {
     long ret;
@@ -27,6 +26,9 @@ static inline long wr_raw_syscall(long n, long a, long b, long c, long d, long e
     return ret;
 }
 #else
+#include <errno.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 /* Elsewhere through glibc: errno is then shared as described above. */
 static inline long wr_raw_syscall(long n, long a, long b, long c, long d, long e, long f) {
     long r = syscall(n, a, b, c, d, e, f);

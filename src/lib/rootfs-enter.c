@@ -159,17 +159,6 @@ static int chdir_inside(const wr_rootfs *r) {
     return (int)c;
 }
 
-/* 10. */
-int wr_rootfs_enter_cwd(const wr_rootfs *r, int *ret_step, mode_t saved_umask) {
-    int c = chdir_inside(r);
-    if (c < 0) {
-        errno = -c;
-        return wr_rootfs_enter_fail(ret_step, WR_ROOTFS_CWD, saved_umask);
-    }
-    umask(saved_umask);
-    return 0;
-}
-
 int wr_rootfs_join(const wr_rootfs *r, int *ret_step) {
     /* Pid 1 of the caller's pid namespace is the child that built the root;
      * setns on its pidfd joins its mount namespace only, and puts the root
@@ -186,24 +175,37 @@ int wr_rootfs_join(const wr_rootfs *r, int *ret_step) {
     return c;
 }
 
-int wr_rootfs_enter(const wr_rootfs *r, int *ret_step) {
+int wr_rootfs_build(const wr_rootfs *r, int *ret_step) {
     /* Modes in the plan are meant exactly. */
     mode_t saved_umask = umask(0);
     errno = 0;
 
-    if (r->template_fd >= 0) return wr_rootfs_enter_template(r, ret_step, saved_umask);
+    int q;
+    if (r->template_fd >= 0) {
+        q = wr_rootfs_enter_template(r, ret_step, saved_umask);
+    } else {
+        /* 1. Nothing below propagates to the host, nor from it: the host's
+         * later mounts must not appear in the run either. */
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+            return wr_rootfs_enter_fail(ret_step, WR_ROOTFS_PRIVATE, saved_umask);
 
-    /* 1. Nothing below propagates to the host, nor from it: the host's later
-     * mounts must not appear in the run either. */
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-        return wr_rootfs_enter_fail(ret_step, WR_ROOTFS_PRIVATE, saved_umask);
+        /* userns: the home's mount, before the new root hides its path. */
+        int home_tree = r->home_tree;
+        if (r->home_path && (home_tree = clone_home(r)) < 0)
+            return wr_rootfs_enter_fail(ret_step, WR_ROOTFS_HOME, saved_umask);
 
-    /* userns: the home's mount, before the new root hides its path. */
-    int home_tree = r->home_tree;
-    if (r->home_path && (home_tree = clone_home(r)) < 0)
-        return wr_rootfs_enter_fail(ret_step, WR_ROOTFS_HOME, saved_umask);
-
-    int q = wr_rootfs_build_root(r, home_tree, ret_step, saved_umask);
+        q = wr_rootfs_build_root(r, home_tree, ret_step, saved_umask);
+    }
     if (q < 0) return q;
-    return wr_rootfs_enter_cwd(r, ret_step, saved_umask);
+    umask(saved_umask);
+    return 0;
+}
+
+int wr_rootfs_enter(const wr_rootfs *r, int *ret_step) {
+    int q = wr_rootfs_build(r, ret_step);
+    if (q < 0) return q;
+    /* 10. */
+    int c = chdir_inside(r);
+    if (c < 0) *ret_step = WR_ROOTFS_CWD;
+    return c;
 }

@@ -91,7 +91,6 @@ bool wr_rootfs_name_ok(const char *s, size_t max, const char *extra);
 int wr_rootfs_run_op(int home_tree, const op *o);
 int wr_rootfs_enter_fail(int *ret_step, wr_rootfs_step step, mode_t saved_umask);
 int wr_rootfs_build_root(const wr_rootfs *r, int home_tree, int *ret_step, mode_t saved_umask);
-int wr_rootfs_enter_cwd(const wr_rootfs *r, int *ret_step, mode_t saved_umask);
 
 /* Kept roots (rootfs-kept.c; rootfs.h says what they are). */
 int wr_rootfs_template_lookup(const wr_rootfs_spec *spec, wr_rootfs *p, uint64_t *ret_key,

@@ -320,5 +320,5 @@ int wr_rootfs_enter_template(const wr_rootfs *r, int *ret_step, mode_t saved_uma
                   NULL) < 0)
             return wr_rootfs_enter_fail(ret_step, WR_ROOTFS_PROC_MASK, saved_umask);
     }
-    return wr_rootfs_enter_cwd(r, ret_step, saved_umask);
+    return 0;
 }

@@ -87,6 +87,12 @@ int wr_rootfs_plan(const wr_rootfs_spec *spec, wr_rootfs **ret, wr_err *e);
 void wr_rootfs_free(wr_rootfs *r);
 /* Child side, see above. Returns 0 or -errno with *ret_step set. */
 int wr_rootfs_enter(const wr_rootfs *r, int *ret_step);
+/* Steps 1 to 9 only, leaving the caller at the new root's "/": a contained
+ * run's child, which becomes the init, and whose command's own process goes
+ * to the working directory itself (wr_rootfs_join). Looking it up once per
+ * run, not twice, also leaves a tenant swapping it for a link one race to
+ * win, not two. */
+int wr_rootfs_build(const wr_rootfs *r, int *ret_step);
 /* The command's process of a contained run (spawn-command.c), beside the
  * child, once the child's wr_rootfs_enter has returned: joins the mount
  * namespace of pid 1 (the child) and goes to the working directory as

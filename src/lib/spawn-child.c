@@ -202,7 +202,7 @@ _Noreturn void wr_spawn_child(const plan *p) {
         command = (pid_t)r;
 
         int part = 0;
-        if ((r = wr_rootfs_enter(p->rootfs, &part)) < 0) wr_spawn_fail(p, STEP_ROOTFS, -r, part);
+        if ((r = wr_rootfs_build(p->rootfs, &part)) < 0) wr_spawn_fail(p, STEP_ROOTFS, -r, part);
         CHECK(p, STEP_HOSTNAME, sethostname(p->hostname, strlen(p->hostname)) == 0);
     }
 
