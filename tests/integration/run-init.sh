@@ -24,10 +24,11 @@ print(n)
 '
 
 # A static program that reads pid 1's command line as the first thing it
-# does: the init has exec'ed before it starts the command, so the command
-# never sees pid 1 while it is still an image of the calling warren. (On one
-# CPU, a command started beside the init-to-be got there first a few times
-# in a hundred and read warren's command line.)
+# does: the command's process execs only once the init runs (spawn-command.c),
+# so the command never sees pid 1 while it is still an image of the calling
+# warren, nor in the middle of its exec. (On one CPU, a command exec'ed as
+# soon as the child had cloned it read warren's command line a few times in a
+# hundred; gated on the child's exec only, it read an empty one once.)
 early="$home/early-cmdline"
 printf '%s\n' '#include <fcntl.h>' '#include <unistd.h>' \
   'int main(void) { char b[256]; int fd = open("/proc/1/cmdline", O_RDONLY);' \
