@@ -249,11 +249,11 @@ static int running_now(void) {
  * once the child stops to wait for it, and nothing would go on at once. So
  * when one of the CPUs the child may use is idle (fewer processes running
  * host-wide than those CPUs, the child among them, just before the clone),
- * the child moves the
- * command's process off its own CPU, and the two wait for each other
- * spinning (wr_spawn_await); the command's process takes back the child's
- * CPUs once the root is built (step 4). On a busy host the two share the child's
- * CPU and sleep when they wait: moving would only take a CPU from others. */
+ * the child moves the command's process off its own CPU, and the two wait
+ * for each other spinning (wr_spawn_await); the command's process takes
+ * back the child's CPUs once the root is built (step 4). On a busy host the
+ * two share the child's CPU and sleep when they wait: moving would only take
+ * a CPU from others. */
 static void place_apart(wr_spawn_meet *m, pid_t command, int running) {
     /* Not sched_getcpu: glibc reads it from the rseq area of the parent's
      * thread, which is not this process's (a clone sharing memory is not
