@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "netns.h"
+#include "raw-syscall.h"
 #include "spawn-internal.h"
 #include "util.h"
 
@@ -76,13 +78,23 @@ _Noreturn void wr_spawn_fail(const plan *p, step s, int errnum, int detail) {
 static _Noreturn void child_fail(const plan *p, step s, int errnum) {
     wr_spawn_fail(p, s, errnum, 0);
 }
-/* Resets every signal disposition: the daemon may ignore SIGPIPE or handle
- * SIGCHLD, and ignored dispositions survive exec. */
-static void default_dispositions(void) {
-    struct sigaction dfl = {.sa_handler = SIG_DFL};
-    for (int sig = 1; sig < _NSIG; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP)
-            sigaction(sig, &dfl, NULL); /* EINVAL for RT ones glibc reserves */
+/* The kernel's struct sigaction, for rt_sigaction without glibc's wrapper
+ * (which refuses the two signals glibc keeps for itself). */
+struct kernel_sigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)(void);
+    uint64_t mask;
+};
+
+int wr_spawn_default_signals(void) {
+    struct kernel_sigaction dfl = {.handler = SIG_DFL};
+    for (int sig = 1; sig < _NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        long r = RAW(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
+        if (r < 0) return (int)r;
+    }
+    return 0;
 }
 
 /* Whether the process behind pidfd has ended. */
@@ -121,7 +133,8 @@ _Noreturn void wr_spawn_child(const plan *p) {
         struct sigaction dfl = {.sa_handler = SIG_DFL};
         CHECK(p, STEP_SIGNALS, sigaction(SIGCHLD, &dfl, NULL) == 0);
     } else {
-        default_dispositions();
+        int r = wr_spawn_default_signals();
+        if (r < 0) child_fail(p, STEP_SIGNALS, -r);
         sigset_t none;
         sigemptyset(&none);
         CHECK(p, STEP_SIGNALS, sigprocmask(SIG_SETMASK, &none, NULL) == 0);

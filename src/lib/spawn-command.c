@@ -73,15 +73,6 @@ static _Noreturn void command_fail(const plan *p, step s, int errnum, int detail
         if (r_ < 0) command_fail((p), (s), (int)-r_, 0);                                           \
     } while (0)
 
-/* The kernel's struct sigaction, for rt_sigaction without glibc's wrapper
- * (which refuses the two signals glibc keeps for itself). */
-struct kernel_sigaction {
-    void (*handler)(int);
-    unsigned long flags;
-    void (*restorer)(void);
-    uint64_t mask;
-};
-
 /* Strong: the rules for what exists only inside the run's root. Reading is
  * allowed from its "/" down, since everything under it is what rootfs.c put
  * there (read-only system, generated /etc, /proc, /dev); writing only below
@@ -166,12 +157,8 @@ static int command_main(void *arg) {
     /* 0. Only the init may close the gate. */
     RAW(SYS_close, m->gate_w);
 
-    /* 1. The daemon may ignore SIGPIPE or handle SIGCHLD; ignored
-     * dispositions survive exec. */
-    struct kernel_sigaction dfl = {.handler = SIG_DFL};
-    for (int sig = 1; sig < _NSIG; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP)
-            COMMAND_CHECK(p, STEP_SIGNALS, RAW(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask));
+    /* 1. */
+    COMMAND_CHECK(p, STEP_SIGNALS, wr_spawn_default_signals());
 
     /* 2. */
     if (strong) {

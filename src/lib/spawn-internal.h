@@ -117,6 +117,11 @@ int wr_spawn_command(const plan *p, int *ret_pidfd);
 void wr_spawn_set(atomic_int *w, int v);
 int wr_spawn_await(const wr_spawn_meet *m, atomic_int *w, int sleep_ms);
 
+/* Every signal disposition back to the default: the daemon may ignore
+ * SIGPIPE or handle SIGCHLD, and ignored dispositions survive exec. Raw
+ * calls (the command's process runs it beside the child). 0 or -errno. */
+int wr_spawn_default_signals(void);
+
 /* Reports the failed step on the error pipe and exits with WR_EXIT_SETUP. */
 _Noreturn void wr_spawn_fail(const plan *p, step s, int errnum, int detail);
 

@@ -780,16 +780,8 @@ static void test_step_cwd_no_links(void **state) {
 
 static void test_step_names(void **state) {
     (void)state;
-    for (int i = 0; i < WR_ROOTFS_STEP_MAX; i++) {
-        const char *n = wr_rootfs_step_name(i);
-        assert_non_null(n);
-        assert_string_not_equal(n, "unknown step");
-        for (int j = 0; j < i; j++)
-            assert_string_not_equal(n, wr_rootfs_step_name(j));
-    }
+    tl_assert_step_names(wr_rootfs_step_name, WR_ROOTFS_STEP_MAX, "unknown step");
     assert_string_equal(wr_rootfs_step_name(WR_ROOTFS_PIVOT), "pivot_root");
-    assert_string_equal(wr_rootfs_step_name(-1), "unknown step");
-    assert_string_equal(wr_rootfs_step_name(WR_ROOTFS_STEP_MAX), "unknown step");
 }
 
 static void expect_plan_invalid(const wr_rootfs_spec *spec, int err, const char *in_msg) {

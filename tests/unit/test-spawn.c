@@ -9,19 +9,12 @@
 #include <string.h>
 
 #include "spawn-internal.h"
+#include "testlib.h"
 
 static void test_every_step_is_named(void **state) {
     (void)state;
-    for (int i = 0; i < STEP_MAX; i++) {
-        const char *n = wr_spawn_step_name(i);
-        assert_non_null(n);
-        assert_string_not_equal(n, "?");
-        for (int j = 0; j < i; j++)
-            assert_string_not_equal(n, wr_spawn_step_name(j));
-    }
+    tl_assert_step_names(wr_spawn_step_name, STEP_MAX, "?");
     assert_string_equal(wr_spawn_step_name(STEP_INIT), "start the init (pid 1)");
-    assert_string_equal(wr_spawn_step_name(-1), "?");
-    assert_string_equal(wr_spawn_step_name(STEP_MAX), "?");
 }
 
 int main(void) {

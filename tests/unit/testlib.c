@@ -81,6 +81,18 @@ void tl_in_child(int (*fn)(void *arg), void *arg) {
     tl_wait_exit0(pid);
 }
 
+void tl_assert_step_names(const char *(*name)(int), int max, const char *unknown) {
+    for (int i = 0; i < max; i++) {
+        const char *n = name(i);
+        assert_non_null(n);
+        assert_string_not_equal(n, unknown);
+        for (int j = 0; j < i; j++)
+            assert_string_not_equal(n, name(j));
+    }
+    assert_string_equal(name(-1), unknown);
+    assert_string_equal(name(max), unknown);
+}
+
 int tl_count_fds(void) {
     DIR *d = opendir("/proc/self/fd");
     assert_non_null(d);

@@ -63,6 +63,12 @@ void tl_in_child(int (*fn)(void *arg), void *arg);
         }                                                                                          \
     } while (0)
 
+/* --- step names -------------------------------------------------------------- */
+
+/* name(i) for every i in [0, max) is a name of its own, none unknown; name(-1)
+ * and name(max) are unknown: the steps a failed setup's message names. */
+void tl_assert_step_names(const char *(*name)(int), int max, const char *unknown);
+
 /* --- fds and files ----------------------------------------------------------- */
 
 /* The number of entries in /proc/self/fd: equal before and after an
